@@ -1,0 +1,140 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""DetCo: MoCo v2 + hierarchical intermediate contrast + cross global/local contrast."""
+import math
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.dist import get_world_size
+from mmengine.model import ExponentialMovingAverage
+from mmselfsup.models.algorithms.base import BaseModel
+from mmselfsup.registry import MODELS
+from mmselfsup.structures import SelfSupDataSample
+from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+
+from ..utils import mosaic_to_patches
+
+# Positions of the views in ``inputs`` as packed by the configs' MultiView:
+# [global q, global k, local q, local k].
+VIEW_INPUTS = {'g': (0, 1), 'l': (2, 3)}
+
+
+@MODELS.register_module()
+class DetCo(BaseModel):
+    """DetCo, `Unsupervised Contrastive Learning for Object Detection
+    <https://arxiv.org/abs/2102.04803>`_ (ICCV 2021).
+
+    The query encoder is ``backbone`` (returning res2..res5) + ``neck`` (``DetCoNeck``); the
+    key encoder is their momentum copy (mmengine ``ExponentialMovingAverage``, as mmselfsup's
+    ``MoCo``). Global images and local patch sets go through the backbone in separate passes
+    ([C] 64 px patches and 224 px crops do not share batch-norm statistics). Keys use
+    shuffle-BN (mmselfsup ``batch_shuffle_ddp``); for a local view whole images are shuffled,
+    so the 9 patches of an image stay together ([C]). ``head`` (``DetCoHead``) turns queries
+    and keys into the loss terms of eq. 1 and owns the queues.
+
+    Args:
+        backbone (dict): Backbone config; must return one map per stage of ``head.stages``
+            (mmselfsup ResNet: ``out_indices=(1, 2, 3, 4)`` for res2..res5).
+        neck (dict): ``DetCoNeck`` config.
+        head (dict): ``DetCoHead`` config.
+        momentum (float): Momentum of the key encoder, m. Defaults to 0.999 [M].
+        pretrained (str, optional): Pretrained checkpoint. Defaults to None.
+        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 momentum: float = 0.999,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self._check_stages()
+        if 'l' in self.head.views and not self.neck.with_local:
+            raise ValueError(f'DetCo: head.contrasts={self.head.contrasts} need local views '
+                             f'but neck.with_local=False')
+        self.grid = math.isqrt(self.neck.num_patches)
+        if self.grid ** 2 != self.neck.num_patches:
+            raise ValueError(f'DetCo: neck.num_patches={self.neck.num_patches} is not a '
+                             f'square grid')
+        # The key encoder: backbone + all neck heads, momentum-updated [M].
+        self.encoder_k = ExponentialMovingAverage(self._query_encoder(), 1 - momentum)
+
+    def _check_stages(self) -> None:
+        """Backbone outputs, neck heads and head stages must describe the same stages."""
+        stages = self.head.stages
+        if len(self.neck.in_channels) != len(stages):
+            raise ValueError(f'DetCo: neck.in_channels={self.neck.in_channels} has '
+                             f'{len(self.neck.in_channels)} entries, head.stages={stages} '
+                             f'has {len(stages)}')
+        out_indices = getattr(self.backbone, 'out_indices', None)
+        if out_indices is not None:
+            # mmselfsup ResNet: out index 0 is the stem, 1..4 are res2..res5.
+            names = tuple(f'res{i + 1}' for i in out_indices)
+            if names != stages:
+                raise ValueError(f'DetCo: backbone.out_indices={tuple(out_indices)} gives '
+                                 f'{names}, but head.stages={stages}')
+
+    def _query_encoder(self) -> nn.ModuleDict:
+        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))
+
+    def _encode(self, encoder: nn.Module, img: torch.Tensor, view: str) -> List[torch.Tensor]:
+        """Per-stage embeddings of one view: (N, C, H, W) -> S x (N, D)."""
+        if view == 'l':
+            img = mosaic_to_patches(img, self.grid)  # (N * 9, C, p, p)
+        return encoder.neck(encoder.backbone(img), view)
+
+    @torch.no_grad()
+    def _encode_key(self, img: torch.Tensor, view: str) -> List[torch.Tensor]:
+        """Keys with shuffle-BN: shuffle images across GPUs, encode, undo the shuffle."""
+        img, idx_unshuffle = batch_shuffle_ddp(img)
+        keys = self._encode(self.encoder_k.module, img, view)
+        return [batch_unshuffle_ddp(k, idx_unshuffle) for k in keys]
+
+    def extract_feat(self, inputs: List[torch.Tensor], **kwargs) -> Tuple[torch.Tensor]:
+        """Backbone features of the first view.
+
+        Args:
+            inputs (list[Tensor]): Views; the first is (N, C, H, W).
+
+        Returns:
+            tuple[Tensor]: One map per stage (res2..res5 by default).
+        """
+        return self.backbone(inputs[0])
+
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[SelfSupDataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Loss terms of eq. 1.
+
+        Args:
+            inputs (list[Tensor]): [global q, global k] (N, 3, 224, 224) and, when local
+                contrasts are on, [local q, local k] mosaics (N, 3, 192, 192) from
+                ``JigsawPatches``.
+            data_samples (list[SelfSupDataSample]): Unused.
+
+        Returns:
+            dict[str, Tensor]: ``loss_{g2g,l2l,l2g}_{res2..res5}`` and unweighted ``nce_*``.
+        """
+        views = self.head.views
+        needed = max(VIEW_INPUTS[v][1] for v in views) + 1
+        if len(inputs) < needed:
+            raise ValueError(
+                f'DetCo: head.contrasts={self.head.contrasts} need {needed} input views '
+                f'(global q, global k, local q, local k), got {len(inputs)}; check the '
+                f'MultiView of the train pipeline')
+        self.head.check_batch_size(inputs[0].shape[0] * get_world_size())
+
+        queries = {v: self._encode(self, inputs[VIEW_INPUTS[v][0]], v) for v in views}
+        with torch.no_grad():
+            self.encoder_k.update_parameters(self._query_encoder())
+            keys = {v: self._encode_key(inputs[VIEW_INPUTS[v][1]], v) for v in views}
+        return self.head(queries, keys)

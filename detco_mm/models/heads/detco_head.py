@@ -1,0 +1,219 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""Multi-queue InfoNCE of DetCo (paper eq. 1-5)."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmselfsup.registry import MODELS
+from mmselfsup.utils import concat_all_gather
+
+# Each contrast pairs a query view with a key view; its negatives come from the queue of the
+# key view [P eq. 2, 4, 5]. 'g' = global image, 'l' = local patch set.
+CONTRASTS: Dict[str, Tuple[str, str]] = {
+    'g2g': ('g', 'g'),  # eq. 2: global query vs global key
+    'l2l': ('l', 'l'),  # eq. 5: local query vs local key
+    'l2g': ('l', 'g'),  # eq. 4: local query vs global key ("global<->local")
+    'g2l': ('g', 'l'),  # [C] optional, off by default: global query vs local key
+}
+
+
+def positive_logits(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Similarity of each query with its own key.
+
+    Args:
+        q (Tensor): L2-normalised queries, (N, D).
+        k (Tensor): L2-normalised keys, (N, D).
+
+    Returns:
+        Tensor: (N, 1).
+    """
+    return torch.einsum('nc,nc->n', q, k).unsqueeze(-1)
+
+
+def negative_logits(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
+    """Similarity of each query with every key in a queue.
+
+    Args:
+        q (Tensor): L2-normalised queries, (N, D).
+        queue (Tensor): L2-normalised keys, (D, K).
+
+    Returns:
+        Tensor: (N, K).
+    """
+    return torch.einsum('nc,ck->nk', q, queue)
+
+
+def stage_weights(weights: Sequence[float], normalize: bool) -> List[float]:
+    """Per-stage loss weights w_i of eq. 1; normalised to sum 1 ("Norm", Table 15)."""
+    weights = [float(w) for w in weights]
+    if normalize:
+        total = sum(weights)
+        if total <= 0:
+            raise ValueError(f'normalize_weights needs a positive sum of loss_weights, got '
+                             f'{weights}')
+        weights = [w / total for w in weights]
+    return weights
+
+
+@MODELS.register_module()
+class DetCoHead(BaseModule):
+    """Hierarchical, cross global/local InfoNCE of DetCo; owns the queues.
+
+    For every stage i (res2..res5) and every enabled contrast c, the loss term is
+    ``w_i * InfoNCE(q_c, k_c, queue_c[i])`` (eq. 1), where the queue is the one of the key's
+    view (global queue for g2g and l2g, local queue for l2l). The twelve default terms are
+    returned as ``loss_{c}_{stage}``; mmengine sums every key containing "loss", which is
+    eq. 1. Unweighted values are returned as ``nce_{c}_{stage}`` for logging only.
+
+    Buffers: ``queue_g`` and ``queue_l`` of shape (Q, D, K) with pointers ``queue_g_ptr``
+    and ``queue_l_ptr`` of shape (Q,), Q = number of stages, or 1 when ``share_queue``.
+
+    Args:
+        stages (Sequence[str]): Stage names, in backbone output order.
+            Defaults to ('res2', 'res3', 'res4', 'res5').
+        loss_weights (Sequence[float]): w_i, one per stage. Defaults to
+            (0.1, 0.4, 0.7, 1.0) [P 6.5, Table 15(e)], not normalised.
+        normalize_weights (bool): Divide the weights by their sum ("Norm" in Table 15).
+            Defaults to False.
+        contrasts (Sequence[str]): Enabled contrasts, a subset of 'g2g', 'l2l', 'l2g',
+            'g2l'. Defaults to ('g2g', 'l2l', 'l2g') [P eq. 1].
+        share_queue (bool): One queue (per view) shared by all stages, every stage's keys
+            enqueued into it [P Table 16, "share queue"]. Defaults to False: one queue per
+            stage [P 3.2.1, 6.5].
+        queue_len (int): K, keys per queue. Defaults to 65536 [M].
+        feat_dim (int): D, embedding size. Defaults to 128 [P 6.5].
+        temperature (float): tau. Defaults to 0.2 [M].
+        loss (dict): Loss on the (N, 1 + K) logits, built by mmselfsup's
+            ``ContrastiveHead``. Defaults to ``dict(type='mmcls.CrossEntropyLoss')``.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 stages: Sequence[str] = ('res2', 'res3', 'res4', 'res5'),
+                 loss_weights: Sequence[float] = (0.1, 0.4, 0.7, 1.0),
+                 normalize_weights: bool = False,
+                 contrasts: Sequence[str] = ('g2g', 'l2l', 'l2g'),
+                 share_queue: bool = False,
+                 queue_len: int = 65536,
+                 feat_dim: int = 128,
+                 temperature: float = 0.2,
+                 loss: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.stages = tuple(stages)
+        if len(self.stages) == 0 or len(set(self.stages)) != len(self.stages):
+            raise ValueError(f'DetCoHead: stages must be non-empty and unique, got {stages}')
+        if len(loss_weights) != len(self.stages):
+            raise ValueError(
+                f'DetCoHead: loss_weights has {len(loss_weights)} values {tuple(loss_weights)} '
+                f'but stages has {len(self.stages)} {self.stages}')
+        unknown = [c for c in contrasts if c not in CONTRASTS]
+        if unknown or len(contrasts) == 0 or len(set(contrasts)) != len(contrasts):
+            raise ValueError(f'DetCoHead: contrasts must be distinct names from '
+                             f'{sorted(CONTRASTS)}, got {tuple(contrasts)} '
+                             f'(unknown: {unknown})')
+        if queue_len <= 0:
+            raise ValueError(f'DetCoHead: queue_len must be positive, got {queue_len}')
+        self.loss_weights = stage_weights(loss_weights, normalize_weights)
+        self.contrasts = tuple(contrasts)
+        self.share_queue = share_queue
+        self.queue_len = queue_len
+        self.feat_dim = feat_dim
+        # Reuse mmselfsup's ContrastiveHead for logits -> loss: the same code path as MoCo
+        # makes the MoCo v2 reduction (Table 15(a)) exact.
+        self.contrastive = MODELS.build(
+            dict(type='ContrastiveHead',
+                 loss=loss or dict(type='mmcls.CrossEntropyLoss'),
+                 temperature=temperature))
+
+        num_queues = 1 if share_queue else len(self.stages)
+        for view in self.key_views:
+            queue = F.normalize(torch.randn(num_queues, feat_dim, queue_len), dim=1)
+            self.register_buffer(f'queue_{view}', queue)
+            self.register_buffer(f'queue_{view}_ptr', torch.zeros(num_queues, dtype=torch.long))
+
+    @property
+    def key_views(self) -> Tuple[str, ...]:
+        """Views whose keys are enqueued ('g' and/or 'l'), in a fixed order."""
+        return tuple(v for v in ('g', 'l') if any(CONTRASTS[c][1] == v for c in self.contrasts))
+
+    @property
+    def views(self) -> Tuple[str, ...]:
+        """Views the enabled contrasts need as queries or keys."""
+        used = {v for c in self.contrasts for v in CONTRASTS[c]}
+        return tuple(v for v in ('g', 'l') if v in used)
+
+    def queue(self, view: str, stage: int) -> torch.Tensor:
+        """The (D, K) queue holding negatives for keys of ``view`` at stage index ``stage``."""
+        return getattr(self, f'queue_{view}')[0 if self.share_queue else stage]
+
+    def enqueue_size(self, global_batch: int) -> int:
+        """Keys written into one queue per step."""
+        return global_batch * (len(self.stages) if self.share_queue else 1)
+
+    def check_batch_size(self, global_batch: int) -> None:
+        """Fail early when the queue cannot hold a whole number of batches.
+
+        Args:
+            global_batch (int): Images per step summed over all processes.
+        """
+        size = self.enqueue_size(global_batch)
+        if self.queue_len % size != 0:
+            extra = (f' ({len(self.stages)} stages x {global_batch}, share_queue=True)'
+                     if self.share_queue else '')
+            raise ValueError(
+                f'DetCoHead: queue_len={self.queue_len} must be divisible by the number of keys '
+                f'enqueued per step, the global batch size {size}{extra} (batch per GPU x '
+                f'number of GPUs). Change model.head.queue_len or the batch size, and keep '
+                f'train_dataloader.drop_last=True.')
+
+    def forward(self, queries: Dict[str, List[torch.Tensor]],
+                keys: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
+        """Loss terms of eq. 1, then enqueue the keys.
+
+        Args:
+            queries (dict[str, list[Tensor]]): View ('g', 'l') -> one (N, D) tensor per stage,
+                not necessarily normalised.
+            keys (dict[str, list[Tensor]]): The same for the momentum encoder's keys.
+
+        Returns:
+            dict[str, Tensor]: ``loss_{c}_{stage}`` (weighted) and ``nce_{c}_{stage}``.
+        """
+        for view in self.views:
+            for name, feats in (('queries', queries), ('keys', keys)):
+                if len(feats.get(view, ())) != len(self.stages):
+                    raise ValueError(
+                        f'DetCoHead: {name}["{view}"] must hold one tensor per stage '
+                        f'{self.stages}, got {len(feats.get(view, ()))}')
+        q = {v: [F.normalize(x, dim=1) for x in queries[v]] for v in self.views}
+        k = {v: [F.normalize(x, dim=1) for x in keys[v]] for v in self.views}
+
+        losses = dict()
+        for i, stage in enumerate(self.stages):
+            for contrast in self.contrasts:
+                q_view, k_view = CONTRASTS[contrast]
+                # positive logits: Nx1, negative logits: NxK
+                l_pos = positive_logits(q[q_view][i], k[k_view][i])
+                l_neg = negative_logits(q[q_view][i], self.queue(k_view, i).clone().detach())
+                nce = self.contrastive(l_pos, l_neg)
+                losses[f'loss_{contrast}_{stage}'] = self.loss_weights[i] * nce
+                losses[f'nce_{contrast}_{stage}'] = nce.detach()
+
+        for view in self.key_views:
+            self._dequeue_and_enqueue(view, k[view])
+        return losses
+
+    @torch.no_grad()
+    def _dequeue_and_enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
+        """Write this step's keys of every stage (gathered over ranks) into the queues."""
+        keys = [concat_all_gather(x.detach()) for x in keys]  # S x (N_all, D)
+        if self.share_queue:
+            keys = [torch.cat(keys, dim=0)]  # 1 x (S * N_all, D), stage order res2..res5
+        queues = getattr(self, f'queue_{view}')
+        ptrs = getattr(self, f'queue_{view}_ptr')
+        for j, x in enumerate(keys):
+            self.check_batch_size(x.shape[0] // (len(self.stages) if self.share_queue else 1))
+            ptr = int(ptrs[j])
+            queues[j, :, ptr:ptr + x.shape[0]] = x.t().to(queues.dtype)
+            ptrs[j] = (ptr + x.shape[0]) % self.queue_len
