@@ -3,13 +3,13 @@
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
 ``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` into its
-TRANSFORMS and ``WeightsOnlyCheckpointHook`` into its HOOKS, and repairs the mmselfsup 1.0.0
-registry bug below.
+TRANSFORMS, ``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and
+repairs the mmselfsup 1.0.0 registry bug below.
 """
 from mmselfsup.registry import LOOPS, RUNNER_CONSTRUCTORS, RUNNERS
 
 from .datasets import JigsawPatches
-from .engine import WeightsOnlyCheckpointHook
+from .engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook
 from .models import DetCo, DetCoHead, DetCoNeck
 
 __version__ = '0.1.0'
@@ -28,4 +28,7 @@ def _repair_mmselfsup_registries() -> None:
 
 _repair_mmselfsup_registries()
 
-__all__ = ['DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'QueueBatchCheckHook',
+    'WeightsOnlyCheckpointHook'
+]

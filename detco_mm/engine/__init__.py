@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import WeightsOnlyCheckpointHook
+from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
 
-__all__ = ['WeightsOnlyCheckpointHook']
+__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']

@@ -1,4 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
+from .queue_batch_check_hook import QueueBatchCheckHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['WeightsOnlyCheckpointHook']
+__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']

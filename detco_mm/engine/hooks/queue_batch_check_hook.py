@@ -1,0 +1,30 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+from mmengine.dist import get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmselfsup.registry import HOOKS
+
+
+@HOOKS.register_module()
+class QueueBatchCheckHook(Hook):
+    """Check, before the first step, that the DetCo queues take whole global batches.
+
+    ``DetCoHead`` writes ``batch per GPU x GPUs`` keys per step into each queue, so
+    ``queue_len`` must be divisible by it and every batch must be full
+    (``train_dataloader.drop_last=True``). ``DetCo.loss`` checks the size again at every step;
+    this hook fails in seconds instead of after the dataloader has started. Models without
+    a ``DetCoHead`` are left alone.
+    """
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        head = getattr(model, 'head', None)
+        if head is None or not hasattr(head, 'check_batch_size'):
+            return
+        loader = runner.train_dataloader
+        if loader.batch_size is None:
+            return
+        if not getattr(loader, 'drop_last', False):
+            raise ValueError('DetCo: set train_dataloader.drop_last=True; a last, smaller '
+                             'batch would leave partial batches in the queues')
+        head.check_batch_size(loader.batch_size * get_world_size())
