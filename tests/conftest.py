@@ -1,0 +1,35 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import detco_mm  # noqa: F401  (registers the modules, repairs mmselfsup's registries)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(ROOT, 'configs', 'detco', 'detco_resnet18_1xb4-coslr-2e_tiny.py')
+
+
+@pytest.fixture(autouse=True)
+def mmselfsup_scope():
+    """Build from mmselfsup's registries, as the configs' ``default_scope`` does."""
+    init_default_scope('mmselfsup')
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """8 generated multi-object JPEGs in the ImageNet layout the configs read."""
+    out = str(tmp_path_factory.mktemp('synthetic'))
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data', 'make_synthetic_images.py'),
+                    '--out', out, '--num', '8', '--size', '128'], check=True,
+                   stdout=subprocess.DEVNULL)
+    return out + '/'
+
+
+@pytest.fixture
+def tiny_cfg() -> Config:
+    """The tiny test config (inherits the real DetCo config)."""
+    return Config.fromfile(TINY_CONFIG)
