@@ -1,0 +1,25 @@
+# `make demo`: set up if needed, generate a synthetic image set, pretrain DetCo for 2 epochs.
+# `make test`: set up if needed, run the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DATA ?= data/detco_demo
+DEMO_WORK_DIR ?= work_dirs/detco_demo
+DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
+
+.PHONY: setup demo test
+
+$(VENV)/.detco_setup_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
+	DETCO_VENV=$(VENV) bash tools/setup_env.sh
+
+setup: $(VENV)/.detco_setup_done
+
+demo: setup
+	$(PY) tools/data/make_synthetic_images.py --out $(DEMO_DATA) --num 32
+	$(VENV)/bin/mim train mmselfsup $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) \
+		--cfg-options train_dataloader.dataset.data_root=$(DEMO_DATA)/
+	@echo "checkpoints: $$(ls $(DEMO_WORK_DIR)/epoch_*.pth | tr '\n' ' ')"
+	@echo "log:         $$(ls -t $(DEMO_WORK_DIR)/*/*.log | head -n 1)"
+	@echo "scalars:     $$(ls -t $(DEMO_WORK_DIR)/*/vis_data/scalars.json | head -n 1)"
+
+test: setup
+	$(PY) -m pytest -q
