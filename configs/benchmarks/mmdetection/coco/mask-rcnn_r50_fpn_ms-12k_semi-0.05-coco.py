@@ -1,0 +1,7 @@
+# DetCo Table 11 (Mask R-CNN R50-FPN, COCO 5% data) [P 6.1]: 12k iterations on a random
+# 5% of train2017's images, written by
+#   python tools/data/make_coco_semi_splits.py --percent 5
+_base_ = './mask-rcnn_r50_fpn_ms-12k_coco.py'
+
+train_dataloader = dict(
+    dataset=dict(ann_file='semi_anns/instances_train2017.1@5.json'))

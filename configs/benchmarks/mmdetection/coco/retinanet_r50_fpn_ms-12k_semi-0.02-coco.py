@@ -1,0 +1,7 @@
+# DetCo Table 12 (RetinaNet R50, COCO 2% data) [P 6.1]: 12k iterations on a random 2%
+# of train2017's images, written by
+#   python tools/data/make_coco_semi_splits.py --percent 2
+_base_ = './retinanet_r50_fpn_ms-12k_coco.py'
+
+train_dataloader = dict(
+    dataset=dict(ann_file='semi_anns/instances_train2017.1@2.json'))
