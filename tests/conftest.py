@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -33,3 +34,20 @@ def synthetic_root(tmp_path_factory) -> str:
 def tiny_cfg() -> Config:
     """The tiny test config (inherits the real DetCo config)."""
     return Config.fromfile(TINY_CONFIG)
+
+
+def mim_train(package: str, config: str, work_dir, *args, cfg_options=()) -> str:
+    """Run ``mim train PACKAGE CONFIG`` from the repository root; return its output."""
+    mim = shutil.which('mim', path=osp.dirname(sys.executable)) or shutil.which('mim')
+    cmd = [mim, 'train', package, config, '--work-dir', str(work_dir), *args]
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def tiny_pretrain_options(data_root: str, max_epochs: int) -> list:
+    """--cfg-options for a short, single-process run of the tiny DetCo config."""
+    return [f'train_dataloader.dataset.data_root={data_root}', f'train_cfg.max_epochs={max_epochs}',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']

@@ -27,7 +27,3 @@ model = dict(
             init_cfg=dict(
                 type='Pretrained',
                 checkpoint='work_dirs/detco_backbone.pth'))))
-
-custom_imports = dict(
-    imports=['mmselfsup.models.utils.res_layer_extra_norm'],
-    allow_failed_imports=False)

@@ -35,9 +35,3 @@ model = dict(
             init_cfg=dict(
                 type='Pretrained',
                 checkpoint='work_dirs/detco_backbone.pth'))))
-
-# ResLayerExtraNorm registers itself into mmdet's MODELS. Under mmdet's scope nothing reads the
-# mmselfsup registries that `import detco_mm` repairs, so importing this module is enough.
-custom_imports = dict(
-    imports=['mmselfsup.models.utils.res_layer_extra_norm'],
-    allow_failed_imports=False)
