@@ -33,3 +33,8 @@ optim_wrapper = dict(optimizer=dict(lr=30., weight_decay=0.))
 param_scheduler = dict(milestones=[60, 80])
 
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+
+# Checkpoints that --resume loads under torch's weights_only=True default (detco_mm's
+# WeightsOnlyCheckpointHook, registered in mmselfsup's HOOKS).
+custom_imports = dict(imports=['detco_mm'], allow_failed_imports=False)
+custom_hooks = [dict(type='mmselfsup.WeightsOnlyCheckpointHook')]
