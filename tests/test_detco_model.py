@@ -1,12 +1,13 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """One real forward of the tiny config on real pipeline output, recomputed independently."""
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import default_collate
-from mmselfsup.registry import DATASETS, MODELS
+from mmselfsup.registry import DATASETS, HOOKS, MODELS
 
 from detco_mm.models.utils import mosaic_to_patches
 
@@ -115,3 +116,17 @@ def test_misconfigurations_fail_clearly(tiny_cfg):
     views = [torch.randn(4, 3, 64, 64)] * 2 + [torch.randn(4, 3, 70, 70)] * 2
     with pytest.raises(ValueError, match='mosaic'):
         model.loss(views, [])
+
+
+def test_queue_batch_check_hook_runs_before_training(tiny_cfg):
+    hook = HOOKS.build(dict(type='QueueBatchCheckHook'))
+    model = MODELS.build(tiny_cfg.model)
+    runner = SimpleNamespace(model=model,
+                             train_dataloader=SimpleNamespace(batch_size=4, drop_last=True))
+    hook.before_train(runner)
+    runner.train_dataloader.batch_size = 6
+    with pytest.raises(ValueError, match='queue_len=64 .* global batch size 6'):
+        hook.before_train(runner)
+    runner.train_dataloader = SimpleNamespace(batch_size=4, drop_last=False)
+    with pytest.raises(ValueError, match='drop_last=True'):
+        hook.before_train(runner)

@@ -33,6 +33,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, begin=0, end=2)
 ]
 train_cfg = dict(max_epochs=2)
-default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(interval=1))
+default_hooks = dict(logger=dict(interval=1))
