@@ -11,9 +11,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${DETCO_VENV:-$ROOT/.venv}"
-CACHE="${DETCO_WHEEL_CACHE:-$HOME/.cache/detco_mm/wheels}"
-CONSTRAINTS="$ROOT/requirements/constraints.txt"
+# absolute: the mmcv build below runs in another directory
+VENV="$(realpath -m "${DETCO_VENV:-$ROOT/.venv}")"
+CACHE="$(realpath -m "${DETCO_WHEEL_CACHE:-$HOME/.cache/detco_mm/wheels}")"
+CONSTRAINTS="$ROOT/requirements/constraints.txt"  # ROOT is absolute
 MMCV_VERSION=2.0.1
 STEP="start"
 
