@@ -1,0 +1,110 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""tools/analysis/similarity_stats.py: the maths on known tensors, and the script end to end."""
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmselfsup.registry import MODELS
+
+from conftest import TINY_CONFIG
+
+SCRIPT = Path(__file__).resolve().parents[1] / 'tools' / 'analysis' / 'similarity_stats.py'
+# A script, not a package module: load it by path.
+_spec = importlib.util.spec_from_file_location('similarity_stats', SCRIPT)
+similarity_stats = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(similarity_stats)
+
+STAGES = ('res2', 'res3', 'res4', 'res5')
+CONTRASTS = ('g2g', 'l2l', 'l2g')
+STATS = ('pos_mean', 'pos_std', 'neg_mean', 'neg_std', 'margin_mean')
+
+
+def test_identical_query_and_key_give_positive_one():
+    q = torch.randn(5, 16)
+    queue = F.normalize(torch.randn(16, 32), dim=0)
+    stats = similarity_stats.similarity_stats(q, 3 * q, queue)  # keys need no normalising
+    assert stats['pos_mean'] == pytest.approx(1.0, abs=1e-6)
+    assert stats['pos_std'] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_known_queue_gives_known_negatives_and_margin():
+    e = torch.eye(3)
+    q = torch.stack([e[0], 2 * e[0]])  # both queries point along e0
+    k = e[[1, 0]]  # positives: 0 and 1
+    queue = torch.stack([e[0], -e[0], e[1], e[2]], dim=1)  # (D, K): negatives 1, -1, 0, 0
+    stats = similarity_stats.similarity_stats(q, k, queue)
+    assert stats['pos_mean'] == pytest.approx(0.5)
+    assert stats['pos_std'] == pytest.approx(0.5)
+    assert stats['neg_mean'] == pytest.approx(0.0)
+    assert stats['neg_std'] == pytest.approx(math.sqrt(0.5))
+    assert stats['margin_mean'] == pytest.approx(((0 - 1) + (1 - 1)) / 2)
+
+
+def test_moments_add_up_over_batches():
+    q, k = torch.randn(8, 16), torch.randn(8, 16)
+    queue = F.normalize(torch.randn(16, 64), dim=0)
+    halves = [similarity_stats.similarity_moments(q[s], k[s], queue)
+              for s in (slice(0, 3), slice(3, 8))]
+    total = {key: halves[0][key] + halves[1][key] for key in halves[0]}
+    whole = similarity_stats.similarity_stats(q, k, queue)
+    assert similarity_stats.summarize(total) == pytest.approx(whole, abs=1e-6)
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), TINY_CONFIG, *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_path):
+    checkpoint = tmp_path / 'detco.pth'
+    torch.save({'meta': {'epoch': 1}, 'state_dict': MODELS.build(tiny_cfg.model).state_dict()},
+               checkpoint)
+    out = tmp_path / 'out' / 'stats.json'
+    proc = run_script(checkpoint, '--data-root', synthetic_root, '--num-batches', 2,
+                      '--batch-size', 3, '--out', out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result['num_samples'] == 6
+    assert list(result['stats']) == list(STAGES)
+    for stage in STAGES:
+        assert list(result['stats'][stage]) == list(CONTRASTS)
+        for contrast in CONTRASTS:
+            values = result['stats'][stage][contrast]
+            assert sorted(values) == sorted(STATS)
+            assert all(math.isfinite(v) for v in values.values()), (stage, contrast, values)
+            assert -1 <= values['pos_mean'] <= 1 and -1 <= values['neg_mean'] <= 1
+        assert set(result['g2g_vs_l2g'][stage]) == {'dP', 'dN'}
+    assert 'res5   l2g' in proc.stdout and 'dP' in proc.stdout
+
+
+def test_non_detco_checkpoint_gives_one_error_line(tmp_path, synthetic_root):
+    checkpoint = tmp_path / 'moco.pth'
+    torch.save({'meta': {}, 'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, checkpoint)
+    proc = run_script(checkpoint, '--data-root', synthetic_root)
+    assert proc.returncode == 1
+    assert 'Traceback' not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if 'error:' in line]
+    assert errors == [f'similarity_stats.py: error: {checkpoint}: not a DetCo checkpoint, no '
+                      f'head.queue_g in its state_dict (its modules: backbone)']
+
+
+def test_missing_checkpoint_and_empty_data_root_fail_clearly(tiny_cfg, tmp_path, synthetic_root,
+                                                              capsys):
+    missing = tmp_path / 'missing.pth'
+    with pytest.raises(SystemExit):
+        similarity_stats.main([TINY_CONFIG, str(missing), '--data-root', synthetic_root])
+    assert f'{missing}: no such checkpoint file' in capsys.readouterr().err
+
+    checkpoint = tmp_path / 'detco.pth'
+    torch.save({'state_dict': MODELS.build(tiny_cfg.model).state_dict()}, checkpoint)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit):
+        similarity_stats.main([TINY_CONFIG, str(checkpoint), '--data-root',
+                               str(tmp_path / 'empty')])
+    assert f'{tmp_path / "empty"}: no images for mmcls.ImageNet' in capsys.readouterr().err
