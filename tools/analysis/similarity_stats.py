@@ -228,8 +228,8 @@ def batch_moments(model: DetCo, inputs: list) -> Dict[Tuple[str, str], Dict[str,
         dict[tuple[str, str], dict[str, Tensor]]: (stage, contrast) -> moments.
     """
     views = model.head.views
-    queries = {v: model._encode(model, inputs[VIEW_INPUTS[v][0]], v) for v in views}
-    keys = {v: model._encode(model.encoder_k.module, inputs[VIEW_INPUTS[v][1]], v)
+    queries = {v: model.encode(model, inputs[VIEW_INPUTS[v][0]], v) for v in views}
+    keys = {v: model.encode(model.encoder_k.module, inputs[VIEW_INPUTS[v][1]], v)
             for v in views}
     moments = dict()
     for i, stage in enumerate(model.head.stages):

@@ -87,8 +87,19 @@ class DetCo(BaseModel):
     def _query_encoder(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))
 
-    def _encode(self, encoder: nn.Module, img: torch.Tensor, view: str) -> List[torch.Tensor]:
-        """Per-stage embeddings of one view: (N, C, H, W) -> S x (N, D)."""
+    def encode(self, encoder: nn.Module, img: torch.Tensor, view: str) -> List[torch.Tensor]:
+        """Per-stage embeddings of one view, without shuffle-BN.
+
+        Args:
+            encoder (nn.Module): ``self`` (query encoder) or ``self.encoder_k.module`` (key
+                encoder); anything with ``backbone`` and ``neck``.
+            img (Tensor): (N, C, H, W) global images, or (N, C, g*p, g*p) jigsaw mosaics for
+                ``view='l'``.
+            view (str): 'g' or 'l'.
+
+        Returns:
+            list[Tensor]: S x (N, D), not normalised.
+        """
         if view == 'l':
             img = mosaic_to_patches(img, self.grid)  # (N * 9, C, p, p)
         return encoder.neck(encoder.backbone(img), view)
@@ -97,7 +108,7 @@ class DetCo(BaseModel):
     def _encode_key(self, img: torch.Tensor, view: str) -> List[torch.Tensor]:
         """Keys with shuffle-BN: shuffle images across GPUs, encode, undo the shuffle."""
         img, idx_unshuffle = batch_shuffle_ddp(img)
-        keys = self._encode(self.encoder_k.module, img, view)
+        keys = self.encode(self.encoder_k.module, img, view)
         return [batch_unshuffle_ddp(k, idx_unshuffle) for k in keys]
 
     def extract_feat(self, inputs: List[torch.Tensor], **kwargs) -> Tuple[torch.Tensor]:
@@ -133,7 +144,7 @@ class DetCo(BaseModel):
                 f'MultiView of the train pipeline')
         self.head.check_batch_size(inputs[0].shape[0] * get_world_size())
 
-        queries = {v: self._encode(self, inputs[VIEW_INPUTS[v][0]], v) for v in views}
+        queries = {v: self.encode(self, inputs[VIEW_INPUTS[v][0]], v) for v in views}
         with torch.no_grad():
             self.encoder_k.update_parameters(self._query_encoder())
             keys = {v: self._encode_key(inputs[VIEW_INPUTS[v][1]], v) for v in views}
