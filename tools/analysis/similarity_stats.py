@@ -287,7 +287,7 @@ def main(argv=None) -> None:
         cfg = Config.fromfile(args.config)
         dataset = build_dataset(cfg, args.data_root)
         model = build_detco(cfg, args.config, state_dict, args.checkpoint)
-        needed = max(VIEW_INPUTS[v][1] for v in model.head.views) + 1
+        needed = model.num_input_views
         num_views = len(dataset[0]['inputs'])
         if num_views < needed:
             raise StatsError(f'{args.config}: the train pipeline gives {num_views} views, '

@@ -84,6 +84,11 @@ class DetCo(BaseModel):
                 raise ValueError(f'DetCo: backbone.out_indices={tuple(out_indices)} gives '
                                  f'{names}, but head.stages={stages}')
 
+    @property
+    def num_input_views(self) -> int:
+        """Views ``loss`` reads: 2 (global q, k), or 4 when a contrast uses local views."""
+        return max(VIEW_INPUTS[v][1] for v in self.head.views) + 1
+
     def _query_encoder(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))
 
@@ -136,7 +141,7 @@ class DetCo(BaseModel):
             dict[str, Tensor]: ``loss_{g2g,l2l,l2g}_{res2..res5}`` and unweighted ``nce_*``.
         """
         views = self.head.views
-        needed = max(VIEW_INPUTS[v][1] for v in views) + 1
+        needed = self.num_input_views
         if len(inputs) < needed:
             raise ValueError(
                 f'DetCo: head.contrasts={self.head.contrasts} need {needed} input views '

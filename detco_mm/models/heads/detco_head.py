@@ -208,12 +208,12 @@ class DetCoHead(BaseModule):
     def _dequeue_and_enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
         """Write this step's keys of every stage (gathered over ranks) into the queues."""
         keys = [concat_all_gather(x.detach()) for x in keys]  # S x (N_all, D)
+        self.check_batch_size(keys[0].shape[0])  # N_all: the true global batch
         if self.share_queue:
             keys = [torch.cat(keys, dim=0)]  # 1 x (S * N_all, D), stage order res2..res5
         queues = getattr(self, f'queue_{view}')
         ptrs = getattr(self, f'queue_{view}_ptr')
         for j, x in enumerate(keys):
-            self.check_batch_size(x.shape[0] // (len(self.stages) if self.share_queue else 1))
             ptr = int(ptrs[j])
             queues[j, :, ptr:ptr + x.shape[0]] = x.t().to(queues.dtype)
             ptrs[j] = (ptr + x.shape[0]) % self.queue_len
