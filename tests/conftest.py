@@ -51,3 +51,14 @@ def tiny_pretrain_options(data_root: str, max_epochs: int) -> list:
     """--cfg-options for a short, single-process run of the tiny DetCo config."""
     return [f'train_dataloader.dataset.data_root={data_root}', f'train_cfg.max_epochs={max_epochs}',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']
+
+
+@pytest.fixture(scope='session')
+def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
+    """Work dir of ONE tiny pretraining run (1 epoch, 2 steps) shared by every test that only
+    needs a real checkpoint, log and scalars.json: ``epoch_1.pth``, ``*/vis_data/scalars.json``.
+    Tests that write into a work dir (e.g. ``--resume``) run their own."""
+    work_dir = tmp_path_factory.mktemp('tiny_pretrain')
+    mim_train('mmselfsup', TINY_CONFIG, work_dir,
+              cfg_options=tiny_pretrain_options(synthetic_root, 1))
+    return work_dir

@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from conftest import ROOT, TINY_CONFIG, mim_train, tiny_pretrain_options
+from conftest import ROOT, mim_train
 
 FPN_12K = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
                    'mask-rcnn_r50_fpn_ms-12k_coco.py')
@@ -54,11 +54,8 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 '''
 
 
-def test_pretrain_convert_finetune_evaluate(tmp_path, synthetic_root):
-    pretrain_dir = tmp_path / 'pretrain'
-    mim_train('mmselfsup', TINY_CONFIG, pretrain_dir,
-              cfg_options=tiny_pretrain_options(synthetic_root, 1))
-
+def test_pretrain_convert_finetune_evaluate(tmp_path, synthetic_root, tiny_pretrain_dir):
+    pretrain_dir = tiny_pretrain_dir
     backbone = tmp_path / 'detco_r18_backbone.pth'
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'model_converters',
                                              'detco_to_backbone.py'),
