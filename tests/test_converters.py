@@ -18,7 +18,7 @@ import detco_mm  # noqa: F401  registers DetCo
 
 REPO = Path(__file__).resolve().parents[1]
 CONVERTERS = REPO / 'tools' / 'model_converters'
-# The converters are scripts next to their shared ``_detco_ckpt`` module, not a package.
+# The converters are scripts next to their shared ``_detco_ckpt`` command-line module.
 sys.path.insert(0, str(CONVERTERS))
 import detco_to_backbone  # noqa: E402
 import detco_to_detectron2  # noqa: E402

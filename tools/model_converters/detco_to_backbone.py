@@ -8,7 +8,8 @@ only, so ``torch.load(weights_only=True)`` reads it and a detector loads it with
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='detco_r50.pth'))
 """
 import torch
-from _detco_ckpt import ConversionError, converter_parser, load_backbone, save
+from _detco_ckpt import converter_parser, save
+from detco_ckpt import CheckpointError, load_backbone
 
 
 def backbone_checkpoint(backbone: dict, meta: dict) -> dict:
@@ -31,7 +32,7 @@ def main(argv=None) -> None:
     try:
         backbone, meta = load_backbone(args.checkpoint, args.momentum_encoder)
         save(backbone_checkpoint(backbone, meta), args.output, torch.save)
-    except ConversionError as error:
+    except CheckpointError as error:
         parser.exit(1, f'{parser.prog}: error: {error}\n')
     print(f'Wrote {len(backbone)} tensors of {meta["encoder"]}* to {args.output}')
 

@@ -16,8 +16,8 @@ import pickle
 from typing import Dict
 
 import torch
-from _detco_ckpt import (ConversionError, converter_parser, load_backbone, save,
-                         torchvision_resnet)
+from _detco_ckpt import converter_parser, save, torchvision_resnet
+from detco_ckpt import CheckpointError, load_backbone
 
 
 def detectron2_name(key: str) -> str:
@@ -61,7 +61,7 @@ def main(argv=None) -> None:
         backbone, meta = load_backbone(args.checkpoint, args.momentum_encoder)
         torchvision_resnet(backbone)
         save(detectron2_checkpoint(backbone), args.output, pickle.dump)
-    except ConversionError as error:
+    except CheckpointError as error:
         parser.exit(1, f'{parser.prog}: error: {error}\n')
     print(f'Wrote {len(backbone)} arrays of {meta["encoder"]}* to {args.output}')
 

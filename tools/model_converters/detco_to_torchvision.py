@@ -10,8 +10,8 @@ a plain state_dict. It has no ``fc`` (DetCo trains none); load it with::
     model.load_state_dict(torch.load('detco_r50_tv.pth', weights_only=True), strict=True)
 """
 import torch
-from _detco_ckpt import (ConversionError, converter_parser, load_backbone, save,
-                         torchvision_resnet)
+from _detco_ckpt import converter_parser, save, torchvision_resnet
+from detco_ckpt import CheckpointError, load_backbone
 
 
 def main(argv=None) -> None:
@@ -22,7 +22,7 @@ def main(argv=None) -> None:
         backbone, meta = load_backbone(args.checkpoint, args.momentum_encoder)
         arch = torchvision_resnet(backbone)
         save(backbone, args.output, torch.save)
-    except ConversionError as error:
+    except CheckpointError as error:
         parser.exit(1, f'{parser.prog}: error: {error}\n')
     print(f'Wrote {len(backbone)} tensors of {meta["encoder"]}* to {args.output}; load them '
           f'into torchvision.models.{arch}() with fc = torch.nn.Identity()')
