@@ -1,5 +1,6 @@
 # `make demo`: set up if needed, generate a synthetic image set, pretrain DetCo for 2 epochs.
-# `make test`: set up if needed, run the test suite.
+# `make test`: set up if needed (with the mmpretrain backend, whose tests it runs too), run the
+# test suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DATA ?= data/detco_demo
@@ -11,6 +12,9 @@ DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
 $(VENV)/.detco_setup_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
 	DETCO_VENV=$(VENV) bash tools/setup_env.sh
 
+$(VENV)/.detco_mmpretrain_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
+	DETCO_VENV=$(VENV) DETCO_BACKENDS=mmselfsup,mmpretrain bash tools/setup_env.sh
+
 setup: $(VENV)/.detco_setup_done
 
 demo: setup
@@ -21,5 +25,5 @@ demo: setup
 	@echo "log:         $$(ls -t $(DEMO_WORK_DIR)/*/*.log | head -n 1)"
 	@echo "scalars:     $$(ls -t $(DEMO_WORK_DIR)/*/vis_data/scalars.json | head -n 1)"
 
-test: setup
+test: $(VENV)/.detco_mmpretrain_done
 	$(PY) -m pytest -q

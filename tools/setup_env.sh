@@ -8,6 +8,10 @@
 #   DETCO_WHEEL_CACHE   where the mmcv 2.0.1 wheel with compiled ops is kept between set-ups
 #                       (default: ~/.cache/detco_mm/wheels; outside the repo on purpose)
 #   DETCO_PYTHON        interpreter for the venv (default: python3.11, else python3)
+#   DETCO_BACKENDS      toolboxes DetCo is registered into, comma-separated, from mmselfsup
+#                       (always installed: detco_mm's core is written on it) and mmpretrain
+#                       (adds mmpretrain for `mim train mmpretrain configs/detco_mmpretrain/...`;
+#                       `make test` and CI use mmselfsup,mmpretrain). Default: mmselfsup
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +26,16 @@ log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 trap 'rc=$?; [ $rc -ne 0 ] && printf "[setup] FAILED at step \"%s\" (exit %d). Re-run the same command after fixing the cause; finished steps are skipped.\n" "$STEP" "$rc" >&2' EXIT
 
 step() { STEP="$1"; log "step: $1"; }
+
+BACKENDS="${DETCO_BACKENDS:-mmselfsup}"
+WITH_MMPRETRAIN=0
+for backend in ${BACKENDS//,/ }; do
+  case "$backend" in
+    mmselfsup) ;;
+    mmpretrain) WITH_MMPRETRAIN=1 ;;
+    *) echo "[setup] DETCO_BACKENDS=$BACKENDS: unknown backend '$backend'; use mmselfsup or mmselfsup,mmpretrain" >&2; exit 2 ;;
+  esac
+done
 
 PY="${DETCO_PYTHON:-}"
 if [ -z "$PY" ]; then
@@ -72,6 +86,11 @@ fi
 step "install OpenMMLab stack and test tools"
 "${PIP[@]}" mmengine mmcls mmselfsup mmdet openmim pycocotools pytest
 
+if [ "$WITH_MMPRETRAIN" = 1 ]; then
+  step "install the mmpretrain backend"
+  "${PIP[@]}" mmpretrain
+fi
+
 step "install detco_mm (editable)"
 "${PIP[@]}" --no-deps -e "$ROOT"
 
@@ -82,6 +101,10 @@ import detco_mm  # noqa: F401  (registers DetCo, DetCoNeck, DetCoHead, JigsawPat
 print(f'torch {torch.__version__}, numpy {numpy.__version__}, mmcv {mmcv.__version__}, '
       f'mmselfsup {mmselfsup.__version__}, mmdet {mmdet.__version__}')
 PYEOF
+if [ "$WITH_MMPRETRAIN" = 1 ]; then
+  "$VPY" -c "import detco_mm.backends.mmpretrain, mmpretrain; print(f'mmpretrain {mmpretrain.__version__}')"
+  touch "$VENV/.detco_mmpretrain_done"
+fi
 touch "$VENV/.detco_setup_done"
 STEP="done"
 log "done: activate with 'source $VENV/bin/activate'"

@@ -2,9 +2,9 @@
 """Print the ``--cfg-options`` that initialise a benchmark detector from a DetCo file.
 
 The file is either a backbone state_dict (keys ``conv1.weight``, ``layer1.0...``) or a whole
-mmselfsup training checkpoint of DetCo (keys ``backbone.*`` under ``state_dict``, next to the
-key encoder, the necks and the queues), from which ``prefix=backbone.`` picks the query
-backbone. In R50-C4 detectors res5 is the RoI head's shared head, not part of the backbone, so
+training checkpoint of DetCo from either backend, mmselfsup or mmpretrain (keys ``backbone.*``
+under ``state_dict``, next to the key encoder, the necks and the queues), from which
+``prefix=backbone.`` picks the query backbone. In R50-C4 detectors res5 is the RoI head's shared head, not part of the backbone, so
 it loads the same file (its ``layer4.*`` keys) through its own ``init_cfg``.
 
 Example:

@@ -9,7 +9,6 @@ from mmengine.dist import get_world_size
 from mmengine.model import ExponentialMovingAverage
 from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.registry import MODELS
-from mmselfsup.structures import SelfSupDataSample
 from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
 from ..utils import mosaic_to_patches
@@ -19,45 +18,24 @@ from ..utils import mosaic_to_patches
 VIEW_INPUTS = {'g': (0, 1), 'l': (2, 3)}
 
 
-@MODELS.register_module()
-class DetCo(BaseModel):
-    """DetCo, `Unsupervised Contrastive Learning for Object Detection
-    <https://arxiv.org/abs/2102.04803>`_ (ICCV 2021).
-
-    The query encoder is ``backbone`` (returning res2..res5) + ``neck`` (``DetCoNeck``); the
-    key encoder is their momentum copy (mmengine ``ExponentialMovingAverage``, as mmselfsup's
-    ``MoCo``). Global images and local patch sets go through the backbone in separate passes
-    ([C] 64 px patches and 224 px crops do not share batch-norm statistics). Keys use
-    shuffle-BN (mmselfsup ``batch_shuffle_ddp``); for a local view whole images are shuffled,
-    so the 9 patches of an image stay together ([C]). ``head`` (``DetCoHead``) turns queries
-    and keys into the loss terms of eq. 1 and owns the queues.
-
-    Args:
-        backbone (dict): Backbone config; must return one map per stage of ``head.stages``
-            (mmselfsup ResNet: ``out_indices=(1, 2, 3, 4)`` for res2..res5).
-        neck (dict): ``DetCoNeck`` config.
-        head (dict): ``DetCoHead`` config.
-        momentum (float): Momentum of the key encoder, m. Defaults to 0.999 [M].
-        pretrained (str, optional): Pretrained checkpoint. Defaults to None.
-        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
-        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
+class DetCoMixin:
+    """The algorithm of DetCo, shared by every toolbox: view routing, encoders, shuffle-BN,
+    loss. A backend face combines it with its toolbox's self-supervised base model (which
+    builds ``backbone``, ``neck``, ``head`` and the data preprocessor, and dispatches
+    ``forward``), calls ``_init_detco`` after that base's ``__init__`` and sets the class
+    attributes below: ``DetCo`` (this file) for mmselfsup, ``detco_mm.backends.mmpretrain``
+    for mmpretrain.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 momentum: float = 0.999,
-                 pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+    # Out index of res2 in the backbone's ``out_indices``: 1 for mmselfsup's ResNet (0 is
+    # its stem), 0 for mmcls/mmpretrain's.
+    RES2_OUT_INDEX = 1
+    # The toolbox's shuffle-BN helpers (mmselfsup's and mmpretrain's do the same).
+    batch_shuffle_ddp = staticmethod(batch_shuffle_ddp)
+    batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
+
+    def _init_detco(self, momentum: float) -> None:
+        """Check the built parts against each other and create the key encoder."""
         self._check_stages()
         if 'l' in self.head.views and not self.neck.with_local:
             raise ValueError(f'DetCo: head.contrasts={self.head.contrasts} need local views '
@@ -78,8 +56,7 @@ class DetCo(BaseModel):
                              f'has {len(stages)}')
         out_indices = getattr(self.backbone, 'out_indices', None)
         if out_indices is not None:
-            # mmselfsup ResNet: out index 0 is the stem, 1..4 are res2..res5.
-            names = tuple(f'res{i + 1}' for i in out_indices)
+            names = tuple(f'res{i + 2 - self.RES2_OUT_INDEX}' for i in out_indices)
             if names != stages:
                 raise ValueError(f'DetCo: backbone.out_indices={tuple(out_indices)} gives '
                                  f'{names}, but head.stages={stages}')
@@ -112,9 +89,9 @@ class DetCo(BaseModel):
     @torch.no_grad()
     def _encode_key(self, img: torch.Tensor, view: str) -> List[torch.Tensor]:
         """Keys with shuffle-BN: shuffle images across GPUs, encode, undo the shuffle."""
-        img, idx_unshuffle = batch_shuffle_ddp(img)
+        img, idx_unshuffle = self.batch_shuffle_ddp(img)
         keys = self.encode(self.encoder_k.module, img, view)
-        return [batch_unshuffle_ddp(k, idx_unshuffle) for k in keys]
+        return [self.batch_unshuffle_ddp(k, idx_unshuffle) for k in keys]
 
     def extract_feat(self, inputs: List[torch.Tensor], **kwargs) -> Tuple[torch.Tensor]:
         """Backbone features of the first view.
@@ -127,7 +104,7 @@ class DetCo(BaseModel):
         """
         return self.backbone(inputs[0])
 
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[SelfSupDataSample],
+    def loss(self, inputs: List[torch.Tensor], data_samples: list,
              **kwargs) -> Dict[str, torch.Tensor]:
         """Loss terms of eq. 1.
 
@@ -135,7 +112,8 @@ class DetCo(BaseModel):
             inputs (list[Tensor]): [global q, global k] (N, 3, 224, 224) and, when local
                 contrasts are on, [local q, local k] mosaics (N, 3, 192, 192) from
                 ``JigsawPatches``.
-            data_samples (list[SelfSupDataSample]): Unused.
+            data_samples (list): Unused (mmselfsup ``SelfSupDataSample`` or mmpretrain
+                ``DataSample``).
 
         Returns:
             dict[str, Tensor]: ``loss_{g2g,l2l,l2g}_{res2..res5}`` and unweighted ``nce_*``.
@@ -154,3 +132,46 @@ class DetCo(BaseModel):
             self.encoder_k.update_parameters(self._query_encoder())
             keys = {v: self._encode_key(inputs[VIEW_INPUTS[v][1]], v) for v in views}
         return self.head(queries, keys)
+
+
+@MODELS.register_module()
+class DetCo(DetCoMixin, BaseModel):
+    """DetCo, `Unsupervised Contrastive Learning for Object Detection
+    <https://arxiv.org/abs/2102.04803>`_ (ICCV 2021).
+
+    The query encoder is ``backbone`` (returning res2..res5) + ``neck`` (``DetCoNeck``); the
+    key encoder is their momentum copy (mmengine ``ExponentialMovingAverage``, as mmselfsup's
+    ``MoCo``). Global images and local patch sets go through the backbone in separate passes
+    ([C] 64 px patches and 224 px crops do not share batch-norm statistics). Keys use
+    shuffle-BN (mmselfsup ``batch_shuffle_ddp``); for a local view whole images are shuffled,
+    so the 9 patches of an image stay together ([C]). ``head`` (``DetCoHead``) turns queries
+    and keys into the loss terms of eq. 1 and owns the queues. The algorithm is
+    ``DetCoMixin``; this class is its mmselfsup face.
+
+    Args:
+        backbone (dict): Backbone config; must return one map per stage of ``head.stages``
+            (mmselfsup ResNet: ``out_indices=(1, 2, 3, 4)`` for res2..res5).
+        neck (dict): ``DetCoNeck`` config.
+        head (dict): ``DetCoHead`` config.
+        momentum (float): Momentum of the key encoder, m. Defaults to 0.999 [M].
+        pretrained (str, optional): Pretrained checkpoint. Defaults to None.
+        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 momentum: float = 0.999,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self._init_detco(momentum)

@@ -4,9 +4,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import all_gather
 from mmengine.model import BaseModule
 from mmselfsup.registry import MODELS
-from mmselfsup.utils import concat_all_gather
 
 # Each contrast pairs a query view with a key view; its negatives come from the queue of the
 # key view [P eq. 2, 4, 5]. 'g' = global image, 'l' = local patch set.
@@ -84,10 +84,15 @@ class DetCoHead(BaseModule):
         queue_len (int): K, keys per queue. Defaults to 65536 [M].
         feat_dim (int): D, embedding size. Defaults to 128 [P 6.5].
         temperature (float): tau. Defaults to 0.2 [M].
-        loss (dict): Loss on the (N, 1 + K) logits, built by mmselfsup's
-            ``ContrastiveHead``. Defaults to ``dict(type='mmcls.CrossEntropyLoss')``.
+        loss (dict): Loss on the (N, 1 + K) logits, built by the toolbox's
+            ``ContrastiveHead``. Defaults to ``DEFAULT_LOSS``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
+
+    # What a backend face (detco_mm/backends/) swaps: the toolbox's ContrastiveHead and its
+    # default loss. mmselfsup's here; InfoNCE is ``infonce`` below.
+    CONTRASTIVE_HEAD = 'mmselfsup.ContrastiveHead'
+    DEFAULT_LOSS = dict(type='mmcls.CrossEntropyLoss')
 
     def __init__(self,
                  stages: Sequence[str] = ('res2', 'res3', 'res4', 'res5'),
@@ -120,11 +125,10 @@ class DetCoHead(BaseModule):
         self.share_queue = share_queue
         self.queue_len = queue_len
         self.feat_dim = feat_dim
-        # Reuse mmselfsup's ContrastiveHead for logits -> loss: the same code path as MoCo
-        # makes the MoCo v2 reduction (Table 15(a)) exact.
+        # Reuse the toolbox's ContrastiveHead for logits -> loss: the same code path as its
+        # MoCo makes the MoCo v2 reduction (Table 15(a)) exact.
         self.contrastive = MODELS.build(
-            dict(type='ContrastiveHead',
-                 loss=loss or dict(type='mmcls.CrossEntropyLoss'),
+            dict(type=self.CONTRASTIVE_HEAD, loss=loss or self.DEFAULT_LOSS,
                  temperature=temperature))
 
         num_queues = 1 if share_queue else len(self.stages)
@@ -168,6 +172,11 @@ class DetCoHead(BaseModule):
                 f'number of GPUs). Change model.head.queue_len or the batch size, and keep '
                 f'train_dataloader.drop_last=True.')
 
+    def infonce(self, l_pos: torch.Tensor, l_neg: torch.Tensor) -> torch.Tensor:
+        """InfoNCE of (N, 1) positive and (N, K) negative logits: mmselfsup's
+        ``ContrastiveHead`` computes it in ``forward``."""
+        return self.contrastive(l_pos, l_neg)
+
     def forward(self, queries: Dict[str, List[torch.Tensor]],
                 keys: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
         """Loss terms of eq. 1, then enqueue the keys.
@@ -196,7 +205,7 @@ class DetCoHead(BaseModule):
                 # positive logits: Nx1, negative logits: NxK
                 l_pos = positive_logits(q[q_view][i], k[k_view][i])
                 l_neg = negative_logits(q[q_view][i], self.queue(k_view, i).clone().detach())
-                nce = self.contrastive(l_pos, l_neg)
+                nce = self.infonce(l_pos, l_neg)
                 losses[f'loss_{contrast}_{stage}'] = self.loss_weights[i] * nce
                 losses[f'nce_{contrast}_{stage}'] = nce.detach()
 
@@ -207,7 +216,7 @@ class DetCoHead(BaseModule):
     @torch.no_grad()
     def _dequeue_and_enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
         """Write this step's keys of every stage (gathered over ranks) into the queues."""
-        keys = [concat_all_gather(x.detach()) for x in keys]  # S x (N_all, D)
+        keys = [torch.cat(all_gather(x.detach())) for x in keys]  # S x (N_all, D)
         self.check_batch_size(keys[0].shape[0])  # N_all: the true global batch
         if self.share_queue:
             keys = [torch.cat(keys, dim=0)]  # 1 x (S * N_all, D), stage order res2..res5

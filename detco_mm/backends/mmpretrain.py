@@ -1,0 +1,87 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""The mmpretrain face of DetCo: ``custom_imports=dict(imports=['detco_mm.backends.mmpretrain'])``
+in a config (``configs/detco_mmpretrain/``) lets ``mim train mmpretrain`` build it.
+
+It registers into mmpretrain's registries the one implementation in ``detco_mm.models``,
+``detco_mm.datasets`` and ``detco_mm.engine``, swapping only what the two toolboxes name or
+do differently:
+
+- the algorithm derives from mmpretrain's ``BaseSelfSupervisor`` (mmselfsup: ``BaseModel``)
+  and uses mmpretrain's ``batch_shuffle_ddp``; mmpretrain's ResNet numbers its outputs from
+  res2 (``out_indices=(0, 1, 2, 3)``), mmselfsup's from the stem (``(1, 2, 3, 4)``);
+- the head uses mmpretrain's ``ContrastiveHead``, which computes InfoNCE in ``loss()``
+  (mmselfsup's in ``forward()``), with mmpretrain's ``CrossEntropyLoss`` (mean over the
+  batch in both);
+- the neck, ``JigsawPatches`` and the hooks need nothing of either toolbox: the same classes
+  are registered. Data samples (mmpretrain ``DataSample`` from ``PackInputs``) are not read.
+"""
+from typing import List, Optional, Union
+
+import torch
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from mmpretrain.registry import HOOKS, MODELS, TRANSFORMS
+
+from .. import models
+from ..datasets import JigsawPatches
+from ..engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from ..models import DetCoNeck
+from ..models.algorithms.detco import DetCoMixin
+
+
+@MODELS.register_module()
+class DetCo(DetCoMixin, BaseSelfSupervisor):
+    """DetCo (``detco_mm.models.DetCo``) as an mmpretrain self-supervised algorithm.
+
+    Args:
+        backbone (dict): Backbone config; must return one map per stage of ``head.stages``
+            (mmpretrain ResNet: ``out_indices=(0, 1, 2, 3)`` for res2..res5).
+        neck (dict): ``DetCoNeck`` config.
+        head (dict): ``DetCoHead`` config.
+        momentum (float): Momentum of the key encoder, m. Defaults to 0.999 [M].
+        pretrained (str, optional): Pretrained checkpoint. Defaults to None.
+        data_preprocessor (dict, optional): Defaults to mmpretrain's
+            ``SelfSupDataPreprocessor``.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
+    """
+
+    RES2_OUT_INDEX = 0
+    batch_shuffle_ddp = staticmethod(batch_shuffle_ddp)
+    batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 momentum: float = 0.999,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self._init_detco(momentum)
+
+
+@MODELS.register_module()
+class DetCoHead(models.DetCoHead):
+    """``detco_mm.models.DetCoHead`` with mmpretrain's ``ContrastiveHead``."""
+
+    CONTRASTIVE_HEAD = 'mmpretrain.ContrastiveHead'
+    DEFAULT_LOSS = dict(type='mmpretrain.CrossEntropyLoss')
+
+    def infonce(self, l_pos: torch.Tensor, l_neg: torch.Tensor) -> torch.Tensor:
+        """mmpretrain's ``ContrastiveHead`` computes InfoNCE in ``loss``."""
+        return self.contrastive.loss(l_pos, l_neg)
+
+
+MODELS.register_module(module=DetCoNeck)
+TRANSFORMS.register_module(module=JigsawPatches)
+HOOKS.register_module(module=QueueBatchCheckHook)
+HOOKS.register_module(module=WeightsOnlyCheckpointHook)
+
+__all__ = ['DetCo', 'DetCoHead']
