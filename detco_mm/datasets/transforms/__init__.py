@@ -1,4 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .jigsaw_patches import JigsawPatches
+from .multi_view import MultiViewWithMeta
 
-__all__ = ['JigsawPatches']
+__all__ = ['JigsawPatches', 'MultiViewWithMeta']

@@ -40,10 +40,10 @@ local_view_pipeline = [
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
-        type='MultiView',
+        type='MultiViewWithMeta',  # also keeps each view's jigsaw_grid for DetCo's check
         num_views=[2, 2],
         transforms=[global_view_pipeline, local_view_pipeline]),
-    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+    dict(type='PackSelfSupInputs', meta_keys=['img_path', 'jigsaw_grid'])
 ]
 
 train_dataloader = dict(
