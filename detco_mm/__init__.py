@@ -2,8 +2,9 @@
 """DetCo (ICCV 2021) for OpenMMLab.
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` and
-``MultiViewWithMeta`` into its TRANSFORMS, ``NonFiniteCheckHook``, ``QueueBatchCheckHook`` and
+``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``CheckedImageList`` into its
+DATASETS, ``JigsawPatches``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
+TRANSFORMS, ``NonFiniteCheckHook``, ``QueueBatchCheckHook``, ``SkippedImagesHook`` and
 ``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
 """
@@ -12,14 +13,16 @@ from . import stack_repairs
 # Before the modules below import the toolboxes: a repair may have to precede their imports.
 stack_repairs.apply_all()
 
-from .datasets import JigsawPatches, MultiViewWithMeta  # noqa: E402
-from .engine import (NonFiniteCheckHook, QueueBatchCheckHook,  # noqa: E402
+from .datasets import (CheckedImageList, JigsawPatches, LoadImageChecked,  # noqa: E402
+                       MultiViewWithMeta)
+from .engine import (NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,  # noqa: E402
                      WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'MultiViewWithMeta', 'NonFiniteCheckHook',
-    'QueueBatchCheckHook', 'WeightsOnlyCheckpointHook'
+    'CheckedImageList', 'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'LoadImageChecked',
+    'MultiViewWithMeta', 'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
+    'WeightsOnlyCheckpointHook'
 ]

@@ -3,7 +3,7 @@
 _base_ = './detco_resnet50_8xb32-coslr-200e_in1k.py'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
         type='MultiViewWithMeta',
         num_views=[2, 2],

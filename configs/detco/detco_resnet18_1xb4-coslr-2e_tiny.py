@@ -10,7 +10,7 @@ model = dict(
     head=dict(queue_len=64))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
         type='MultiViewWithMeta',
         num_views=[2, 2],

@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .jigsaw_patches import JigsawPatches
+from .loading import BadImageError, LoadImageChecked
 from .multi_view import MultiViewWithMeta
 
-__all__ = ['JigsawPatches', 'MultiViewWithMeta']
+__all__ = ['BadImageError', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta']
