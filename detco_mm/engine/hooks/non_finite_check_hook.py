@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Stop a run at the first NaN/Inf, before a checkpoint of it is written."""
+from itertools import chain
 from typing import Dict, Iterable, Optional, Tuple
 
 import torch
@@ -35,43 +36,41 @@ class NonFiniteCheckHook(Hook):
 
     mmengine trains on when the loss turns NaN (rc 0, "Training finished successfully") and
     saves NaN checkpoints that convert without complaint. After every iteration this hook
-    checks the loss terms of ``outputs`` and then the model's parameters (the optimizer may
-    have made them non-finite from a finite loss), and before every save the whole
-    ``state_dict`` (batch-norm statistics, queues); it raises ``FloatingPointError`` naming
-    the first non-finite term and the iteration. Priority 'BELOW_NORMAL' runs it after the
+    checks the loss terms of ``outputs``, then the model's parameters and buffers (the
+    optimizer or a batch-norm update can make them non-finite from a finite loss), and
+    before every save the whole ``state_dict``; it raises ``FloatingPointError`` naming the
+    first non-finite term and the iteration. Priority 'BELOW_NORMAL' runs it after the
     LoggerHook (the NaN line is still logged) and before the CheckpointHook ('VERY_LOW'), so
     no checkpoint of a non-finite model is written.
     """
 
     priority = 'BELOW_NORMAL'
 
-    @staticmethod
-    def _where(runner) -> str:
-        return f'epoch {runner.epoch + 1}, iteration {runner.iter + 1}'
-
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[Dict[str, torch.Tensor]] = None) -> None:
+        # runner.iter counts the iterations before this one; the log's numbers start at 1.
+        where = f'epoch {runner.epoch + 1}, iteration {runner.iter + 1} of the run'
         if outputs:
             # 'loss' is the sum of the terms: name the term that made it non-finite.
             terms = [(k, torch.as_tensor(v)) for k, v in outputs.items() if k != 'loss']
             bad = first_non_finite(terms or [('loss', torch.as_tensor(outputs['loss']))])
             if bad is not None:
                 raise FloatingPointError(
-                    f'{bad[0]} is {bad[1]} at {self._where(runner)}; training stopped, no '
-                    f'checkpoint of it written. Lower optim_wrapper.optimizer.lr (or check '
+                    f'{bad[0]} is {bad[1]} at {where}; training stopped, no checkpoint of it '
+                    f'written. Lower optim_wrapper.optimizer.lr (or check '
                     f'model.head.temperature) and resume from the last checkpoint')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        bad = first_non_finite(model.named_parameters())
+        bad = first_non_finite(chain(model.named_parameters(), model.named_buffers()))
         if bad is not None:
             raise FloatingPointError(
-                f'parameter {bad[0]} holds {bad[1]} after the optimizer step at '
-                f'{self._where(runner)}; training stopped, no checkpoint of it written. '
-                f'Lower optim_wrapper.optimizer.lr and resume from the last checkpoint')
+                f'{bad[0]} holds {bad[1]} after the step at {where}; training stopped, no '
+                f'checkpoint of it written. Lower optim_wrapper.optimizer.lr and resume from '
+                f'the last checkpoint')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         bad = first_non_finite((checkpoint.get('state_dict') or {}).items())
         if bad is not None:
             raise FloatingPointError(
-                f'{bad[0]} holds {bad[1]} at {self._where(runner)}; not saving a non-finite '
-                f'checkpoint. Lower optim_wrapper.optimizer.lr and resume from the last '
-                f'checkpoint')
+                f'{bad[0]} holds {bad[1]} in the checkpoint of epoch {runner.epoch + 1}; not '
+                f'saving a non-finite checkpoint. Lower optim_wrapper.optimizer.lr and resume '
+                f'from the last checkpoint')
