@@ -147,6 +147,16 @@ def test_skipping_can_be_switched_off(tiny_cfg, image_root):
         dataset[0]
 
 
+def test_only_bad_images_fail_clearly(tiny_cfg, image_root, tmp_path):
+    (tmp_path / 'meta').mkdir()
+    (tmp_path / 'meta' / 'train.txt').write_text('zero.jpg\ntext.jpg\n')
+    os.symlink(image_root.train, tmp_path / 'train')
+    dataset = build_dataset(tiny_cfg, f'{tmp_path}/', max_refetch=5)
+    with pytest.raises(BadImageError, match=r'^6 images in a row could not be used, the last '
+                       r'one: .*(zero|text)\.jpg: .*check train_dataloader.dataset.data_root'):
+        dataset[0]
+
+
 @pytest.mark.parametrize('content, message', [
     (b'', 'lists no images'),
     (b'\n  \n', 'lists no images'),

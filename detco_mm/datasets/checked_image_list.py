@@ -106,6 +106,12 @@ class CheckedImageList(ImageList):
                 raise BadImageError(f'{error}; remove it from {printable(self.ann_file)} or '
                                     f'set train_dataloader.dataset.skip_bad_images=True') from None
             self._pending_skips.append(str(error))
+            if len(self._pending_skips) > self.max_refetch:
+                # Instead of BaseDataset's "Cannot find valid image after N!", which names
+                # nothing: nearly every file is bad, e.g. a wrong data_root.
+                raise BadImageError(f'{len(self._pending_skips)} images in a row could not be '
+                                    f'used, the last one: {error}; check train_dataloader.'
+                                    f'dataset.data_root and the image list') from None
             return None
         if data is not None and self._pending_skips:
             data['data_samples'].set_metainfo({SKIPPED_KEY: self._pending_skips})

@@ -67,8 +67,8 @@ def mosaic_to_patches(x: Array, grid: int, channels_last: bool = False) -> Array
         ndarray | Tensor: (N * grid * grid, C, p, p) (or (..., p, p, C)); the patches of
         image n are rows n * grid**2 ... (n + 1) * grid**2 - 1, in mosaic order.
     """
-    h, w = (x.shape[1:3] if channels_last else x.shape[2:4]) if x.ndim == 4 else (0, -1)
-    if h != w or h % grid != 0:
+    h, w = (x.shape[1:3] if channels_last else x.shape[2:]) if x.ndim == 4 else (None, None)
+    if h is None or h != w or h % grid != 0:
         raise ValueError(f'local view of shape {tuple(x.shape)} is not a square mosaic of '
                          f'{grid}x{grid} equal patches; put JigsawPatches at the end of the '
                          f'local view pipeline')
@@ -83,8 +83,7 @@ def mosaic_to_patches(x: Array, grid: int, channels_last: bool = False) -> Array
     return x.reshape(n * grid * grid, c, p, p)
 
 
-def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int,
-                      num_patches_key: str = 'model.neck.num_patches') -> None:
+def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int) -> None:
     """Fail when the mosaics of ``views`` were tiled with another grid than the model cuts.
 
     Samples without the ``MOSAIC_GRID_KEY`` metainfo (hand-made batches, pipelines that do
@@ -93,8 +92,7 @@ def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int,
     Args:
         data_samples (Sequence): The batch's data samples (``SelfSupDataSample``).
         views (Sequence[int]): Indices of the input views that are mosaics.
-        grid (int): Patches per side the model cuts.
-        num_patches_key (str): The config key that sets ``grid``, for the message.
+        grid (int): Patches per side the model cuts (``model.neck.num_patches`` = grid**2).
     """
     for sample in data_samples:
         recorded = sample.metainfo.get(MOSAIC_GRID_KEY) if hasattr(sample, 'metainfo') else None
@@ -103,7 +101,7 @@ def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int,
         for view in views:
             if view < len(recorded) and recorded[view] is not None and recorded[view] != grid:
                 raise ValueError(
-                    f'{num_patches_key}={grid * grid} cuts each local view into {grid}x{grid} '
-                    f'patches, but JigsawPatches tiled it as a {recorded[view]}x'
-                    f'{recorded[view]} grid (input view {view}); set {num_patches_key}='
+                    f'model.neck.num_patches={grid * grid} cuts each local view into '
+                    f'{grid}x{grid} patches, but JigsawPatches tiled it as a {recorded[view]}x'
+                    f'{recorded[view]} grid (input view {view}); set model.neck.num_patches='
                     f'{recorded[view] ** 2} or JigsawPatches(grid={grid})')
