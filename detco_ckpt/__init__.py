@@ -136,6 +136,24 @@ def extract_backbone(state_dict: Dict[str, torch.Tensor],
             if key.startswith(prefix)}
 
 
+def check_finite(tensors: Dict[str, torch.Tensor], where: str) -> None:
+    """Refuse weights holding NaN or Inf: a diverged run, not a backbone to fine-tune.
+
+    Args:
+        tensors (dict[str, Tensor]): The weights.
+        where (str): Prefix of the message, e.g. ``'epoch_3.pth: backbone.'``.
+
+    Raises:
+        CheckpointError: Naming the first non-finite tensor and how many there are.
+    """
+    bad = [key for key, value in tensors.items()
+           if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise CheckpointError(f'{where}{bad[0]} and {len(bad) - 1} more of {len(tensors)} '
+                              f'tensors hold NaN or Inf (the run diverged); convert an earlier '
+                              f'checkpoint')
+
+
 def load_backbone(path: str, momentum_encoder: bool = False
                   ) -> Tuple[Dict[str, torch.Tensor], dict]:
     """Backbone of the query encoder (default) or of the momentum encoder of a DetCo
@@ -150,7 +168,8 @@ def load_backbone(path: str, momentum_encoder: bool = False
         encoder prefix, epoch and iter of the checkpoint) for a converted file.
 
     Raises:
-        CheckpointError: See ``load`` and ``kind``; or no tensors under the prefix.
+        CheckpointError: See ``load`` and ``kind``; no tensors under the prefix, or
+        non-finite ones (``check_finite``).
     """
     checkpoint = load(path)
     if kind(checkpoint, path) != 'detco':
@@ -162,6 +181,7 @@ def load_backbone(path: str, momentum_encoder: bool = False
     backbone = extract_backbone(checkpoint['state_dict'], prefix)
     if not backbone:
         raise CheckpointError(f'{path}: no {prefix}* tensors in its state_dict')
+    check_finite(backbone, f'{path}: {prefix}')
     source_meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), dict) else {}
     meta = dict(source=os.path.abspath(path), encoder=prefix,
                 **{k: source_meta[k] for k in ('epoch', 'iter') if k in source_meta})

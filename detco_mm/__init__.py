@@ -2,22 +2,27 @@
 """DetCo (ICCV 2021) for OpenMMLab.
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` into its
-TRANSFORMS, ``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and
-applies the repairs of the pinned stack in ``detco_mm.stack_repairs``.
+``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``CheckedImageList`` into its
+DATASETS, ``JigsawPatches``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
+TRANSFORMS, ``NonFiniteCheckHook``, ``QueueBatchCheckHook``, ``SkippedImagesHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
+``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
 
 # Before the modules below import the toolboxes: a repair may have to precede their imports.
 stack_repairs.apply_all()
 
-from .datasets import JigsawPatches  # noqa: E402
-from .engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook  # noqa: E402
+from .datasets import (CheckedImageList, JigsawPatches, LoadImageChecked,  # noqa: E402
+                       MultiViewWithMeta)
+from .engine import (NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,  # noqa: E402
+                     WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'QueueBatchCheckHook',
+    'CheckedImageList', 'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'LoadImageChecked',
+    'MultiViewWithMeta', 'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
     'WeightsOnlyCheckpointHook'
 ]

@@ -36,13 +36,19 @@ def tiny_cfg() -> Config:
     return Config.fromfile(TINY_CONFIG)
 
 
-def mim_train(package: str, config: str, work_dir, *args, cfg_options=()) -> str:
-    """Run ``mim train PACKAGE CONFIG`` from the repository root; return its output."""
+def mim_train_process(package: str, config: str, work_dir, *args,
+                      cfg_options=()) -> subprocess.CompletedProcess:
+    """Run ``mim train PACKAGE CONFIG`` from the repository root, whatever its exit status."""
     mim = shutil.which('mim', path=osp.dirname(sys.executable)) or shutil.which('mim')
     cmd = [mim, 'train', package, config, '--work-dir', str(work_dir), *args]
     if cfg_options:
         cmd += ['--cfg-options', *cfg_options]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def mim_train(package: str, config: str, work_dir, *args, cfg_options=()) -> str:
+    """Run ``mim train PACKAGE CONFIG`` from the repository root; return its output."""
+    proc = mim_train_process(package, config, work_dir, *args, cfg_options=cfg_options)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 

@@ -121,12 +121,12 @@ def test_misconfigurations_fail_clearly(tiny_cfg):
 def test_queue_batch_check_hook_runs_before_training(tiny_cfg):
     hook = HOOKS.build(dict(type='QueueBatchCheckHook'))
     model = MODELS.build(tiny_cfg.model)
-    runner = SimpleNamespace(model=model,
-                             train_dataloader=SimpleNamespace(batch_size=4, drop_last=True))
+    runner = SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
+        batch_size=4, drop_last=True, dataset=range(8)))
     hook.before_train(runner)
     runner.train_dataloader.batch_size = 6
     with pytest.raises(ValueError, match='queue_len=64 .* global batch size 6'):
         hook.before_train(runner)
-    runner.train_dataloader = SimpleNamespace(batch_size=4, drop_last=False)
+    runner.train_dataloader = SimpleNamespace(batch_size=4, drop_last=False, dataset=range(8))
     with pytest.raises(ValueError, match='drop_last=True'):
         hook.before_train(runner)

@@ -107,4 +107,4 @@ def test_missing_checkpoint_and_empty_data_root_fail_clearly(tiny_cfg, tmp_path,
     with pytest.raises(SystemExit):
         similarity_stats.main([TINY_CONFIG, str(checkpoint), '--data-root',
                                str(tmp_path / 'empty')])
-    assert f'{tmp_path / "empty"}: no images for mmcls.ImageNet' in capsys.readouterr().err
+    assert f'{tmp_path / "empty"}: no images for CheckedImageList' in capsys.readouterr().err

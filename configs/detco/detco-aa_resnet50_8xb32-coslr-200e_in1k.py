@@ -3,9 +3,9 @@
 _base_ = './detco_resnet50_8xb32-coslr-200e_in1k.py'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
-        type='MultiView',
+        type='MultiViewWithMeta',
         num_views=[2, 2],
         transforms=[[
             dict(
@@ -15,6 +15,6 @@ train_pipeline = [
                 hparams=dict(pad_val=[104, 116, 124])),
             dict(type='Compose', transforms={{_base_.global_view_pipeline}}),
         ], {{_base_.local_view_pipeline}}]),
-    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+    dict(type='PackSelfSupInputs', meta_keys=['img_path', 'jigsaw_grid'])
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

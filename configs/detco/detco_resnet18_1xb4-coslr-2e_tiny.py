@@ -10,9 +10,9 @@ model = dict(
     head=dict(queue_len=64))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
-        type='MultiView',
+        type='MultiViewWithMeta',
         num_views=[2, 2],
         transforms=[[
             dict(type='RandomResizedCrop', size=64, scale=(0.2, 1.), backend='pillow'),
@@ -22,7 +22,7 @@ train_pipeline = [
             dict(type='Compose', transforms={{_base_.view_augs}}),
             dict(type='JigsawPatches', grid=3, cell_size=32, patch_size=24),
         ]]),
-    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+    dict(type='PackSelfSupInputs', meta_keys=['img_path', 'jigsaw_grid'])
 ]
 train_dataloader = dict(
     batch_size=4,

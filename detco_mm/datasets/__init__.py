@@ -1,4 +1,8 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .transforms import JigsawPatches
+from .checked_image_list import SKIPPED_KEY, CheckedImageList
+from .transforms import BadImageError, JigsawPatches, LoadImageChecked, MultiViewWithMeta
 
-__all__ = ['JigsawPatches']
+__all__ = [
+    'SKIPPED_KEY', 'BadImageError', 'CheckedImageList', 'JigsawPatches', 'LoadImageChecked',
+    'MultiViewWithMeta'
+]

@@ -1,4 +1,7 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .hooks import (NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,
+                    WeightsOnlyCheckpointHook)
 
-__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook', 'WeightsOnlyCheckpointHook'
+]

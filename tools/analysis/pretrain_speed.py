@@ -26,7 +26,7 @@ from mmselfsup.registry import MODELS
 
 def view_sizes(cfg) -> tuple:
     """(global, local mosaic) side in px from the config's MultiView."""
-    multi = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'MultiView')
+    multi = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type.startswith('MultiView'))
     flat = [t for pipe in multi.transforms for t in pipe]
     crops = [t.size for t in flat if t.get('type') == 'RandomResizedCrop']
     jig = [t for t in flat if t.get('type') == 'JigsawPatches']

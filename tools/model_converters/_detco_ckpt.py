@@ -35,6 +35,22 @@ def converter_parser(description: str, output_help: str) -> argparse.ArgumentPar
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse the command line of ``converter_parser``; refuse an output that is the input.
+
+    Writing over the input (the same path, a relative spelling of it, a symlink or a hard
+    link to it) would destroy the training checkpoint the conversion reads.
+    """
+    args = parser.parse_args(argv)
+    same = os.path.realpath(args.output) == os.path.realpath(args.checkpoint) or (
+        os.path.exists(args.output) and os.path.exists(args.checkpoint)
+        and os.path.samefile(args.output, args.checkpoint))
+    if same:
+        parser.error(f'output {args.output} is the input checkpoint {args.checkpoint}; '
+                     f'choose another output path')
+    return args
+
+
 def torchvision_resnet(backbone: Dict[str, torch.Tensor]) -> str:
     """Name of the torchvision ResNet whose keys and shapes (``fc`` aside) ``backbone`` has.
 

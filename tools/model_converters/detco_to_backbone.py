@@ -8,7 +8,7 @@ only, so ``torch.load(weights_only=True)`` reads it and a detector loads it with
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='detco_r50.pth'))
 """
 import torch
-from _detco_ckpt import converter_parser, save
+from _detco_ckpt import converter_parser, parse_args, save
 from detco_ckpt import CheckpointError, load_backbone
 
 
@@ -28,7 +28,7 @@ def backbone_checkpoint(backbone: dict, meta: dict) -> dict:
 def main(argv=None) -> None:
     parser = converter_parser(
         __doc__.splitlines()[0], 'output .pth, for init_cfg=dict(type="Pretrained", ...)')
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         backbone, meta = load_backbone(args.checkpoint, args.momentum_encoder)
         save(backbone_checkpoint(backbone, meta), args.output, torch.save)

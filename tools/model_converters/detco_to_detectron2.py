@@ -16,7 +16,7 @@ import pickle
 from typing import Dict
 
 import torch
-from _detco_ckpt import converter_parser, save, torchvision_resnet
+from _detco_ckpt import converter_parser, parse_args, save, torchvision_resnet
 from detco_ckpt import CheckpointError, load_backbone
 
 
@@ -53,7 +53,7 @@ def detectron2_checkpoint(backbone: Dict[str, torch.Tensor]) -> dict:
 
 def main(argv=None) -> None:
     parser = converter_parser(__doc__.splitlines()[0], 'output .pkl for MODEL.WEIGHTS')
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     # detectron2's Checkpointer unpickles only files named *.pkl; others go to torch.load.
     if not args.output.endswith('.pkl'):
         parser.error(f'output must end with .pkl, got {args.output}')

@@ -10,14 +10,14 @@ a plain state_dict. It has no ``fc`` (DetCo trains none); load it with::
     model.load_state_dict(torch.load('detco_r50_tv.pth', weights_only=True), strict=True)
 """
 import torch
-from _detco_ckpt import converter_parser, save, torchvision_resnet
+from _detco_ckpt import converter_parser, parse_args, save, torchvision_resnet
 from detco_ckpt import CheckpointError, load_backbone
 
 
 def main(argv=None) -> None:
     parser = converter_parser(__doc__.splitlines()[0],
                               'output .pth (torchvision state_dict without fc)')
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         backbone, meta = load_backbone(args.checkpoint, args.momentum_encoder)
         arch = torchvision_resnet(backbone)

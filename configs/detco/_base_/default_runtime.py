@@ -16,6 +16,10 @@ custom_hooks = [
     dict(type='QueueBatchCheckHook'),
     # Checkpoints that --resume loads with torch.load(weights_only=True); see the hook.
     dict(type='WeightsOnlyCheckpointHook'),
+    # Stop at the first NaN/Inf loss term or weight, before a checkpoint of it is saved.
+    dict(type='NonFiniteCheckHook'),
+    # Log the bad images CheckedImageList skipped; stop beyond its max_skipped_fraction.
+    dict(type='SkippedImagesHook'),
 ]
 
 env_cfg = dict(

@@ -8,7 +8,7 @@ model = dict(
     head=dict(contrasts=['g2g']))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
         type='MultiView',
         num_views=2,

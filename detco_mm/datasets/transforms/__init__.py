@@ -1,4 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .jigsaw_patches import JigsawPatches
+from .loading import BadImageError, LoadImageChecked
+from .multi_view import MultiViewWithMeta
 
-__all__ = ['JigsawPatches']
+__all__ = ['BadImageError', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta']

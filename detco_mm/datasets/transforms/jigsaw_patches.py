@@ -5,6 +5,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmselfsup.registry import TRANSFORMS
 
+from ...models.utils.mosaic import MOSAIC_GRID_KEY, patches_to_mosaic
+
 
 def to_three_channels(img: np.ndarray) -> np.ndarray:
     """(H, W), (H, W, 1) or (H, W, 4) -> (H, W, 3); gray is repeated, alpha dropped."""
@@ -40,20 +42,23 @@ class JigsawPatches(BaseTransform):
     ("to avoid continuity between patches"), and the patches are put in a random order
     ([C] a new permutation per call, so independently for the query and key views).
 
-    Output layout: the patches are tiled, in their (permuted) order and row-major, into one
-    ``(grid * patch_size, grid * patch_size, 3)`` mosaic stored in ``results['img']``. A
+    Output layout: the patches are tiled, in their (permuted) order, into one
+    ``(grid * patch_size, grid * patch_size, 3)`` mosaic stored in ``results['img']``
+    (``patches_to_mosaic``; the layout is defined in ``detco_mm.models.utils.mosaic``). A
     mosaic is an ordinary 3-channel image, so it passes ``MultiView``,
     ``PackSelfSupInputs`` (which rejects nested lists and 4-D arrays) and the data
     preprocessor unchanged; ``DetCo`` splits it back into patches with
-    ``mosaic_to_patches``. Put this transform last in the local view's pipeline, after the
-    photometric augmentations (they are shared by the 9 patches [P 3.3]).
+    ``mosaic_to_patches`` and checks the recorded ``jigsaw_grid`` against its neck. Put this
+    transform last in the local view's pipeline, after the photometric augmentations (they
+    are shared by the 9 patches [P 3.3]).
 
     Images whose size is not ``grid * cell_size`` (e.g. smaller than 255 px) are first resized
     to it; gray images are repeated to 3 channels and an alpha channel is dropped.
 
     Required keys: ``img``. Modified keys: ``img``, ``img_shape``. Added keys:
     ``jigsaw_perm`` ((grid**2,) int: mosaic slot s holds the patch of cell ``perm[s]``) and
-    ``jigsaw_boxes`` ((grid**2, 4) int boxes of each cell's patch in the resized crop).
+    ``jigsaw_boxes`` ((grid**2, 4) int boxes of each cell's patch in the resized crop) and
+    ``jigsaw_grid`` (``grid``; ``MultiViewWithMeta`` passes it on to the metainfo).
 
     Args:
         grid (int): Cells per side. Defaults to 3 [P 3.3].
@@ -102,16 +107,13 @@ class JigsawPatches(BaseTransform):
         boxes = cell_crop_boxes(self.grid, self.cell_size, self.patch_size)
         n = self.grid * self.grid
         perm = np.random.permutation(n) if self.shuffle else np.arange(n)
-        p = self.patch_size
-        mosaic = np.empty((self.grid * p, self.grid * p, 3), dtype=img.dtype)
-        for slot, cell in enumerate(perm):
-            x1, y1, x2, y2 = boxes[cell]
-            r, c = divmod(slot, self.grid)
-            mosaic[r * p:(r + 1) * p, c * p:(c + 1) * p] = img[y1:y2, x1:x2]
+        patches = np.stack([img[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes[perm]])
+        mosaic = patches_to_mosaic(patches, self.grid, channels_last=True)[0]
         results['img'] = mosaic
         results['img_shape'] = mosaic.shape[:2]
         results['jigsaw_perm'] = perm
         results['jigsaw_boxes'] = boxes
+        results[MOSAIC_GRID_KEY] = self.grid
         return results
 
     def __repr__(self) -> str:

@@ -10,10 +10,11 @@ class QueueBatchCheckHook(Hook):
     """Check, before the first step, that the DetCo queues take whole global batches.
 
     ``DetCoHead`` writes ``batch per GPU x GPUs`` keys per step into each queue, so
-    ``queue_len`` must be divisible by it and every batch must be full
-    (``train_dataloader.drop_last=True``). ``DetCo.loss`` checks the size again at every step;
-    this hook fails in seconds instead of after the dataloader has started. Models without
-    a ``DetCoHead`` are left alone.
+    ``queue_len`` must be divisible by it, every batch must be full
+    (``train_dataloader.drop_last=True``) and the dataset must hold at least one global
+    batch. ``DetCo.loss`` checks the size again at every step; this hook fails in seconds
+    instead of after the dataloader has started. Models without a ``DetCoHead`` are left
+    alone.
     """
 
     def before_train(self, runner) -> None:
@@ -27,4 +28,13 @@ class QueueBatchCheckHook(Hook):
         if not getattr(loader, 'drop_last', False):
             raise ValueError('DetCo: set train_dataloader.drop_last=True; a last, smaller '
                              'batch would leave partial batches in the queues')
-        head.check_batch_size(loader.batch_size * get_world_size())
+        global_batch = loader.batch_size * get_world_size()
+        head.check_batch_size(global_batch)
+        # With drop_last a dataset shorter than one global batch gives 0 steps per epoch:
+        # mmengine would "train" and save untrained checkpoints without a word.
+        if len(loader.dataset) < global_batch:
+            raise ValueError(
+                f'DetCo: the training set has {len(loader.dataset)} images, fewer than one '
+                f'global batch of {global_batch} (train_dataloader.batch_size='
+                f'{loader.batch_size} x {get_world_size()} processes), so no step would run; '
+                f'add images or lower train_dataloader.batch_size (and model.head.queue_len)')

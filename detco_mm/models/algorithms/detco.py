@@ -1,6 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """DetCo: MoCo v2 + hierarchical intermediate contrast + cross global/local contrast."""
-import math
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
@@ -11,7 +10,9 @@ from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.registry import MODELS
 from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
-from ..utils import mosaic_to_patches
+from ..utils import check_mosaic_grid, mosaic_to_patches
+from ..utils.checks import (check_backbone_channels, check_embedding_dims, check_grid,
+                            check_momentum)
 
 # Positions of the views in ``inputs`` as packed by the configs' MultiView:
 # [global q, global k, local q, local k].
@@ -37,13 +38,13 @@ class DetCoMixin:
     def _init_detco(self, momentum: float) -> None:
         """Check the built parts against each other and create the key encoder."""
         self._check_stages()
+        check_backbone_channels(self.backbone, self.neck.in_channels)
+        check_embedding_dims(self.neck.out_channels, self.head.feat_dim)
+        check_momentum(momentum)
         if 'l' in self.head.views and not self.neck.with_local:
             raise ValueError(f'DetCo: head.contrasts={self.head.contrasts} need local views '
                              f'but neck.with_local=False')
-        self.grid = math.isqrt(self.neck.num_patches)
-        if self.grid ** 2 != self.neck.num_patches:
-            raise ValueError(f'DetCo: neck.num_patches={self.neck.num_patches} is not a '
-                             f'square grid')
+        self.grid = check_grid(self.neck.num_patches)
         # The key encoder: backbone + all neck heads, momentum-updated [M].
         self.encoder_k = ExponentialMovingAverage(self._query_encoder(), 1 - momentum)
 
@@ -112,8 +113,9 @@ class DetCoMixin:
             inputs (list[Tensor]): [global q, global k] (N, 3, 224, 224) and, when local
                 contrasts are on, [local q, local k] mosaics (N, 3, 192, 192) from
                 ``JigsawPatches``.
-            data_samples (list): Unused (mmselfsup ``SelfSupDataSample`` or mmpretrain
-                ``DataSample``).
+            data_samples (list): mmselfsup ``SelfSupDataSample`` or mmpretrain
+                ``DataSample``; their ``jigsaw_grid`` metainfo, when present, must match
+                ``model.neck.num_patches``.
 
         Returns:
             dict[str, Tensor]: ``loss_{g2g,l2l,l2g}_{res2..res5}`` and unweighted ``nce_*``.
@@ -126,6 +128,8 @@ class DetCoMixin:
                 f'(global q, global k, local q, local k), got {len(inputs)}; check the '
                 f'MultiView of the train pipeline')
         self.head.check_batch_size(inputs[0].shape[0] * get_world_size())
+        if 'l' in views:
+            check_mosaic_grid(data_samples, VIEW_INPUTS['l'], self.grid)
 
         queries = {v: self.encode(self, inputs[VIEW_INPUTS[v][0]], v) for v in views}
         with torch.no_grad():

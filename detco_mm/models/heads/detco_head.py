@@ -108,16 +108,21 @@ class DetCoHead(BaseModule):
         super().__init__(init_cfg)
         self.stages = tuple(stages)
         if len(self.stages) == 0 or len(set(self.stages)) != len(self.stages):
-            raise ValueError(f'DetCoHead: stages must be non-empty and unique, got {stages}')
+            raise ValueError(f'DetCoHead: model.head.stages={stages} must be non-empty and '
+                             f'unique')
         if len(loss_weights) != len(self.stages):
             raise ValueError(
-                f'DetCoHead: loss_weights has {len(loss_weights)} values {tuple(loss_weights)} '
-                f'but stages has {len(self.stages)} {self.stages}')
+                f'DetCoHead: model.head.loss_weights={tuple(loss_weights)} has '
+                f'{len(loss_weights)} values but model.head.stages={self.stages} has '
+                f'{len(self.stages)}; give one weight per stage')
         unknown = [c for c in contrasts if c not in CONTRASTS]
         if unknown or len(contrasts) == 0 or len(set(contrasts)) != len(contrasts):
-            raise ValueError(f'DetCoHead: contrasts must be distinct names from '
-                             f'{sorted(CONTRASTS)}, got {tuple(contrasts)} '
-                             f'(unknown: {unknown})')
+            raise ValueError(f'DetCoHead: model.head.contrasts={tuple(contrasts)} must be '
+                             f'distinct names from {sorted(CONTRASTS)} (unknown: {unknown})')
+        if not temperature > 0:
+            raise ValueError(f'DetCoHead: model.head.temperature={temperature} must be > 0 '
+                             f'(logits are divided by it; <= 0 inverts or breaks the '
+                             f'objective); the paper uses 0.2')
         if queue_len <= 0:
             raise ValueError(f'DetCoHead: queue_len must be positive, got {queue_len}')
         self.loss_weights = stage_weights(loss_weights, normalize_weights)

@@ -49,6 +49,7 @@ class DetCoNeck(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg)
         self.in_channels = tuple(in_channels)
+        self.out_channels = out_channels
         self.num_patches = num_patches
         self.with_local = with_local
         self.global_mlps = nn.ModuleList(

@@ -1,4 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .mosaic import mosaic_to_patches
+from .mosaic import (MOSAIC_GRID_KEY, check_mosaic_grid, mosaic_to_patches,
+                     patches_to_mosaic)
 
-__all__ = ['mosaic_to_patches']
+__all__ = ['MOSAIC_GRID_KEY', 'check_mosaic_grid', 'mosaic_to_patches', 'patches_to_mosaic']

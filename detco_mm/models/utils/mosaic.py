@@ -1,23 +1,107 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
+"""The jigsaw mosaic: one contract for the code that writes it and the code that reads it.
+
+A local view of DetCo is a set of ``grid x grid`` square patches [P 3.3]. It travels through
+the data pipeline, ``PackSelfSupInputs`` and the data preprocessor as ONE image, the mosaic:
+the patches tiled row-major, patch ``s`` at row ``s // grid``, column ``s % grid``.
+``patches_to_mosaic`` writes that layout (``JigsawPatches``), ``mosaic_to_patches`` reads it
+back (``DetCo``); they are inverses of each other. Both work on numpy arrays and torch
+tensors, channels first (N, C, H, W) or channels last (N, H, W, C).
+
+A mosaic does not say how many patches it holds (a 72 px mosaic is 3 x 24 px or 2 x 36 px),
+so the transform also records ``grid`` in the sample's metainfo under ``MOSAIC_GRID_KEY``
+and ``check_mosaic_grid`` compares it with the grid the model cuts.
+"""
+from typing import Sequence, Union
+
+import numpy as np
 import torch
 
+Array = Union[np.ndarray, torch.Tensor]
 
-def mosaic_to_patches(x: torch.Tensor, grid: int) -> torch.Tensor:
-    """Split jigsaw mosaics (the layout written by ``JigsawPatches``) into patches.
+# Metainfo key of the grid a mosaic was tiled with (one value per input view; None for views
+# that are not mosaics). Listed in the configs' PackSelfSupInputs meta_keys.
+MOSAIC_GRID_KEY = 'jigsaw_grid'
+
+
+def _permute(x: Array, dims: Sequence[int]) -> Array:
+    return x.permute(*dims) if isinstance(x, torch.Tensor) else x.transpose(dims)
+
+
+def patches_to_mosaic(patches: Array, grid: int, channels_last: bool = False) -> Array:
+    """Tile patches row-major into mosaics.
 
     Args:
-        x (Tensor): (N, C, grid * p, grid * p) mosaics, patches in row-major order.
+        patches (ndarray | Tensor): (N * grid**2, C, p, p), or (N * grid**2, p, p, C) with
+            ``channels_last``; the patches of mosaic n are rows n * grid**2 ... in slot order.
         grid (int): Patches per side.
+        channels_last (bool): Layout of patches and mosaics. Defaults to False.
 
     Returns:
-        Tensor: (N * grid * grid, C, p, p); the patches of image n are rows
-        n * grid**2 ... (n + 1) * grid**2 - 1, in mosaic order.
+        ndarray | Tensor: (N, C, grid * p, grid * p), or (N, grid * p, grid * p, C).
     """
-    n, c, h, w = x.shape
-    if h != w or h % grid != 0:
+    cells = grid * grid
+    if patches.ndim != 4 or patches.shape[0] % cells != 0:
+        raise ValueError(f'patches of shape {tuple(patches.shape)} are not N x {cells} '
+                         f'patches of a {grid}x{grid} grid')
+    n = patches.shape[0] // cells
+    if channels_last:
+        _, p, _, c = patches.shape
+        x = _permute(patches.reshape(n, grid, grid, p, p, c), (0, 1, 3, 2, 4, 5))
+        return x.reshape(n, grid * p, grid * p, c)
+    _, c, p, _ = patches.shape
+    x = _permute(patches.reshape(n, grid, grid, c, p, p), (0, 3, 1, 4, 2, 5))
+    return x.reshape(n, c, grid * p, grid * p)
+
+
+def mosaic_to_patches(x: Array, grid: int, channels_last: bool = False) -> Array:
+    """Split mosaics (the layout of ``patches_to_mosaic``) back into patches.
+
+    Args:
+        x (ndarray | Tensor): (N, C, grid * p, grid * p) mosaics, or (N, grid * p,
+            grid * p, C) with ``channels_last``.
+        grid (int): Patches per side.
+        channels_last (bool): Layout of mosaics and patches. Defaults to False.
+
+    Returns:
+        ndarray | Tensor: (N * grid * grid, C, p, p) (or (..., p, p, C)); the patches of
+        image n are rows n * grid**2 ... (n + 1) * grid**2 - 1, in mosaic order.
+    """
+    h, w = (x.shape[1:3] if channels_last else x.shape[2:]) if x.ndim == 4 else (None, None)
+    if h is None or h != w or h % grid != 0:
         raise ValueError(f'local view of shape {tuple(x.shape)} is not a square mosaic of '
                          f'{grid}x{grid} equal patches; put JigsawPatches at the end of the '
                          f'local view pipeline')
+    n = x.shape[0]
     p = h // grid
-    x = x.reshape(n, c, grid, p, grid, p).permute(0, 2, 4, 1, 3, 5)  # N x gy x gx x C x p x p
+    if channels_last:
+        c = x.shape[3]
+        x = _permute(x.reshape(n, grid, p, grid, p, c), (0, 1, 3, 2, 4, 5))
+        return x.reshape(n * grid * grid, p, p, c)
+    c = x.shape[1]
+    x = _permute(x.reshape(n, c, grid, p, grid, p), (0, 2, 4, 1, 3, 5))  # N x gy x gx x C x p x p
     return x.reshape(n * grid * grid, c, p, p)
+
+
+def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int) -> None:
+    """Fail when the mosaics of ``views`` were tiled with another grid than the model cuts.
+
+    Samples without the ``MOSAIC_GRID_KEY`` metainfo (hand-made batches, pipelines that do
+    not record it) are not checked; ``mosaic_to_patches`` still checks the shape.
+
+    Args:
+        data_samples (Sequence): The batch's data samples (``SelfSupDataSample``).
+        views (Sequence[int]): Indices of the input views that are mosaics.
+        grid (int): Patches per side the model cuts (``model.neck.num_patches`` = grid**2).
+    """
+    for sample in data_samples:
+        recorded = sample.metainfo.get(MOSAIC_GRID_KEY) if hasattr(sample, 'metainfo') else None
+        if recorded is None:
+            continue
+        for view in views:
+            if view < len(recorded) and recorded[view] is not None and recorded[view] != grid:
+                raise ValueError(
+                    f'model.neck.num_patches={grid * grid} cuts each local view into '
+                    f'{grid}x{grid} patches, but JigsawPatches tiled it as a {recorded[view]}x'
+                    f'{recorded[view]} grid (input view {view}); set model.neck.num_patches='
+                    f'{recorded[view] ** 2} or JigsawPatches(grid={grid})')

@@ -1,7 +1,8 @@
 # Views of DetCo [P 3.3]: 2 global views (MoCo v2 augmentation) and 2 local views (a 255 px
 # crop with the same photometric augmentation, cut into a 3x3 jigsaw by JigsawPatches).
 # MultiView packs them as inputs [global q, global k, local q, local k], the order DetCo reads.
-dataset_type = 'mmcls.ImageNet'
+# Any "path [label]" list; bad images are skipped with a warning, at most 1% (CheckedImageList).
+dataset_type = 'CheckedImageList'
 data_root = 'data/imagenet/'
 
 # MoCo v2's photometric augmentation and flip; the local views share it [P 3.3].
@@ -38,12 +39,12 @@ local_view_pipeline = [
 ]
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
-        type='MultiView',
+        type='MultiViewWithMeta',  # also keeps each view's jigsaw_grid for DetCo's check
         num_views=[2, 2],
         transforms=[global_view_pipeline, local_view_pipeline]),
-    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+    dict(type='PackSelfSupInputs', meta_keys=['img_path', 'jigsaw_grid'])
 ]
 
 train_dataloader = dict(
@@ -58,4 +59,6 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='meta/train.txt',
         data_prefix=dict(img_path='train/'),
+        skip_bad_images=True,
+        max_skipped_fraction=0.01,
         pipeline=train_pipeline))

@@ -1,0 +1,108 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""Misconfigurations fail before training with one line naming the key, value and fix
+(issue 10, item 2), and the jigsaw mosaic has one contract (item 3)."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import default_collate
+from mmselfsup.registry import DATASETS, MODELS, TRANSFORMS
+
+from detco_mm.models.utils import mosaic_to_patches, patches_to_mosaic
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('neck.in_channels', [64, 128, 256, 1024],
+     r'model.neck.in_channels=\[64, 128, 256, 1024\] but the backbone returns '
+     r'\[64, 128, 256, 512\] .* set model.neck.in_channels=\[64, 128, 256, 512\]'),
+    ('head.feat_dim', 64, r'model.neck.out_channels=128 but model.head.feat_dim=64'),
+    ('neck.out_channels', 32, r'model.neck.out_channels=32 but model.head.feat_dim=128'),
+    ('momentum', 1.5, r'model.momentum=1.5 must be in \(0, 1\)'),
+    ('momentum', 1.0, r'model.momentum=1.0 must be in \(0, 1\)'),
+    ('momentum', 0, r'model.momentum=0 must be in \(0, 1\)'),
+    ('head.temperature', 0, r'model.head.temperature=0 must be > 0'),
+    ('head.temperature', -0.2, r'model.head.temperature=-0.2 must be > 0'),
+    ('head.contrasts', ['g2g', 'x2y'], r"model.head.contrasts=\('g2g', 'x2y'\) .*unknown: "
+     r"\['x2y'\]"),
+    ('head.loss_weights', [1, 1, 1], r'model.head.loss_weights=\(1, 1, 1\) has 3 values but '
+     r'model.head.stages=.* has 4'),
+    ('backbone.out_indices', [0, 1, 2, 3], r'backbone.out_indices=\(0, 1, 2, 3\) gives'),
+    ('neck.num_patches', 8, r'model.neck.num_patches=8 is not .* square jigsaw grid'),
+])
+def test_model_misconfigurations_fail_at_build(tiny_cfg, key, value, message):
+    cfg = copy.deepcopy(tiny_cfg.model)
+    *parents, leaf = key.split('.')
+    node = cfg
+    for parent in parents:
+        node = node[parent]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=message) as error:
+        MODELS.build(cfg)
+    assert '\n' not in str(error.value)
+
+
+def test_backbone_channel_check_leaves_the_backbone_untouched(tiny_cfg):
+    """The channel check runs the backbone on meta tensors: no batch-norm update."""
+    model = MODELS.build(tiny_cfg.model)
+    assert int(model.backbone.bn1.num_batches_tracked) == 0
+    assert model.backbone.conv1.weight.device.type == 'cpu'
+
+
+def test_mosaic_round_trip():
+    torch.manual_seed(0)
+    patches = torch.randn(2 * 9, 3, 5, 5)
+    mosaic = patches_to_mosaic(patches, 3)
+    assert mosaic.shape == (2, 3, 15, 15)
+    # row-major: slot 5 of image 1 sits at row 1, column 2
+    torch.testing.assert_close(mosaic[1, :, 5:10, 10:15], patches[9 + 5])
+    torch.testing.assert_close(mosaic_to_patches(mosaic, 3), patches)
+    # numpy, channels last (the transform's layout) gives the same mosaic
+    hwc = patches.permute(0, 2, 3, 1).numpy()
+    np_mosaic = patches_to_mosaic(hwc, 3, channels_last=True)
+    np.testing.assert_array_equal(np_mosaic, mosaic.permute(0, 2, 3, 1).numpy())
+    np.testing.assert_array_equal(mosaic_to_patches(np_mosaic, 3, channels_last=True), hwc)
+    with pytest.raises(ValueError, match='not a square mosaic of 4x4'):
+        mosaic_to_patches(mosaic, 4)
+
+
+def test_jigsaw_mosaic_cut_by_the_model_gives_the_transforms_patches():
+    """The transform tiles with patches_to_mosaic, the model cuts with mosaic_to_patches."""
+    np.random.seed(0)
+    img = np.random.randint(0, 256, (255, 255, 3), np.uint8)
+    out = TRANSFORMS.build(dict(type='JigsawPatches'))(dict(img=img))
+    assert out['jigsaw_grid'] == 3
+    cut = mosaic_to_patches(torch.from_numpy(out['img']).permute(2, 0, 1)[None], 3)
+    for slot, cell in enumerate(out['jigsaw_perm']):
+        x1, y1, x2, y2 = out['jigsaw_boxes'][cell]
+        np.testing.assert_array_equal(cut[slot].permute(1, 2, 0).numpy(), img[y1:y2, x1:x2])
+
+
+def local_pipeline_batch(cfg, data_root, **jigsaw):
+    """A batch of the tiny config's pipeline with other JigsawPatches sizes."""
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg.data_root = data_root
+    dataset_cfg.pipeline[1].transforms[1][-1].update(jigsaw)
+    dataset = DATASETS.build(dataset_cfg)
+    return default_collate([dataset[i] for i in range(4)])
+
+
+@pytest.mark.parametrize('jigsaw, num_patches, message', [
+    # a 2x2 jigsaw of 36 px patches: a 72 px mosaic, the size of the 3x3 one of 24 px
+    (dict(grid=2, cell_size=48, patch_size=36), 9,
+     r'model.neck.num_patches=9 cuts each local view into 3x3 patches, but JigsawPatches '
+     r'tiled it as a 2x2 grid .* set model.neck.num_patches=4 or JigsawPatches\(grid=3\)'),
+    (dict(), 4, r'model.neck.num_patches=4 cuts .* 2x2 patches, but JigsawPatches tiled it '
+     r'as a 3x3 grid'),
+])
+def test_jigsaw_grid_recorded_and_checked_against_the_neck(tiny_cfg, synthetic_root, jigsaw,
+                                                           num_patches, message):
+    batch = local_pipeline_batch(tiny_cfg, synthetic_root, **jigsaw)
+    assert batch['data_samples'][0].jigsaw_grid[2:] == [jigsaw.get('grid', 3)] * 2
+    cfg = copy.deepcopy(tiny_cfg.model)
+    cfg.neck.num_patches = num_patches
+    model = MODELS.build(cfg)
+    inputs, data_samples = model.data_preprocessor(batch, True)
+    with pytest.raises(ValueError, match=message):
+        model.loss(inputs, data_samples)
+    assert int(model.head.queue_g_ptr[0]) == 0  # refused before anything was enqueued
