@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .hooks import CrashSafeCheckpointHook, QueueBatchCheckHook, WeightsOnlyCheckpointHook
 
-__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
+__all__ = ['CrashSafeCheckpointHook', 'QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
