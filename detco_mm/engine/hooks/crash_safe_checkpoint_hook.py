@@ -107,7 +107,8 @@ class CrashSafeCheckpointHook(CheckpointHook):
        other shuffle-BN permutations than the run it replaces. The checkpoint also holds
        every rank's random number generator states, restored before the first resumed step;
        with ``randomness=dict(seed=..., deterministic=True)`` the resumed run continues
-       the same run (same world size; otherwise the seeds stand).
+       the same run (same world size, otherwise the seeds stand; data workers started
+       afresh each epoch, as persistent workers' random streams are in no checkpoint).
 
     Subclassing (rather than a second hook) keeps one owner for the checkpoint files; the
     runtime config names it as ``default_hooks.checkpoint``. Non-local ``out_dir`` or
@@ -131,24 +132,28 @@ class CrashSafeCheckpointHook(CheckpointHook):
                     os.remove(osp.join(self.out_dir, name))
                     runner.logger.warning(f'Removed {name}, a checkpoint torn by a killed run')
         if self._resumed_rng_states is not None:
-            # Here, not in after_load_checkpoint: Runner.resume re-seeds after loading.
-            set_rng_states(self._resumed_rng_states)
+            states, iteration = self._resumed_rng_states
             self._resumed_rng_states = None
+            # Here, not in after_load_checkpoint: Runner.resume re-seeds after loading. Only
+            # when resumed (the loop continues at the checkpoint's iteration): a run that
+            # starts from a checkpoint's weights (load_from) keeps its own seed.
+            if runner.iter != iteration:
+                return
+            if len(states) != get_world_size():
+                runner.logger.warning(
+                    f'{RNG_KEY}: the checkpoint has the random states of {len(states)} '
+                    f'processes, this run has {get_world_size()}; the resumed run re-seeds '
+                    f'instead')
+                return
+            set_rng_states(states[get_rank()])
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self._rng_states is not None:
             checkpoint[RNG_KEY] = self._rng_states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = checkpoint.get(RNG_KEY)
-        if states is None:
-            return
-        if len(states) != get_world_size():
-            runner.logger.warning(
-                f'{RNG_KEY}: the checkpoint has the random states of {len(states)} processes, '
-                f'this run has {get_world_size()}; the resumed run re-seeds instead')
-            return
-        self._resumed_rng_states = states[get_rank()]
+        if RNG_KEY in checkpoint:
+            self._resumed_rng_states = (checkpoint[RNG_KEY], checkpoint['meta'].get('iter'))
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         # Same bookkeeping as mmengine 0.10.7's CheckpointHook._save_checkpoint_with_step,
