@@ -70,14 +70,17 @@ def load(path: str, mmap: bool = False) -> object:
             warnings.simplefilter('ignore')
             return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
-        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', str(error))
+        # torch words it "Unsupported global: GLOBAL x.y ..." or, for modules it blocks
+        # outright (os, posix, subprocess, builtins...), "unsupported GLOBAL x.y whose module"
+        unsafe = re.search(r'unsupported global:? (?:GLOBAL )?([\w.]+)', str(error), re.I)
         if unsafe:
             raise CheckpointError(
                 f'{path}: torch.load(weights_only=True) refused it, it holds a '
-                f'{unsafe.group(1)} object (an mmengine checkpoint saved without detco_mm\'s '
-                f'WeightsOnlyCheckpointHook, or a file that would run code when unpickled)'
-            ) from None
-        raise CheckpointError(f'{path}: not a file written by torch.save, or a corrupt one '
+                f'{unsafe.group(1)} object; nothing in it was run (an mmengine checkpoint saved '
+                f'without detco_mm\'s WeightsOnlyCheckpointHook, or a file crafted to run code '
+                f'when unpickled)') from None
+        raise CheckpointError(f'{path}: not a file written by torch.save, or a corrupt one; '
+                              f'refused by torch.load(weights_only=True), nothing in it was run '
                               f'({_first_sentence(error)})') from None
     except Exception as error:  # torch.load raises many types for damaged files
         raise CheckpointError(f'{path}: unreadable, truncated or corrupt checkpoint '

@@ -1,7 +1,8 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import (NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,
-                    WeightsOnlyCheckpointHook)
+from .hooks import (CrashSafeCheckpointHook, NonFiniteCheckHook, QueueBatchCheckHook,
+                    SkippedImagesHook, WeightsOnlyCheckpointHook)
 
 __all__ = [
-    'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook', 'WeightsOnlyCheckpointHook'
+    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
+    'WeightsOnlyCheckpointHook'
 ]

@@ -20,9 +20,10 @@ from mmengine.config import Config
 
 def checkpoint_prefix(path: str) -> str:
     """``'backbone.'`` for a whole DetCo checkpoint, ``''`` for a backbone state_dict."""
-    # torch's default weights_only=True load, as the detector's init will do; mmap avoids
-    # reading the queues and the key encoder.
-    checkpoint = torch.load(path, map_location='cpu', mmap=True)
+    # weights_only=True explicitly (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 turns off only the
+    # default), as the detector's init will do; mmap avoids reading the queues and the key
+    # encoder.
+    checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=True)
     state_dict = checkpoint.get('state_dict', checkpoint)
     return 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
 

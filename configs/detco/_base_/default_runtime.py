@@ -7,8 +7,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # every epoch (an ImageNet epoch is long), keeping the last 3: a crash loses at most one
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # every epoch (an ImageNet epoch is long), keeping the last 3: a crash loses at most one;
+    # files written atomically, old ones deleted after the new one is complete, random
+    # states saved for an exact --resume (see the hook)
+    checkpoint=dict(type='CrashSafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [

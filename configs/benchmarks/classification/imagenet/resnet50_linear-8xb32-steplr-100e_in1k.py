@@ -32,7 +32,9 @@ model = dict(
 optim_wrapper = dict(optimizer=dict(lr=30., weight_decay=0.))
 param_scheduler = dict(milestones=[60, 80])
 
-default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+# detco_mm's CrashSafeCheckpointHook: atomic files, old ones deleted after the new one
+default_hooks = dict(
+    checkpoint=dict(type='mmselfsup.CrashSafeCheckpointHook', interval=10, max_keep_ckpts=3))
 
 # Checkpoints that --resume loads under torch's weights_only=True default (detco_mm's
 # WeightsOnlyCheckpointHook, registered in mmselfsup's HOOKS).

@@ -29,7 +29,9 @@ optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.))
 # With fewer than 16 images per iteration, train with --auto-scale-lr (lr scales linearly).
 auto_scale_lr = dict(base_batch_size=16)
 
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=10000))
+# detco_mm's CrashSafeCheckpointHook: atomic files, old ones deleted after the new one
+default_hooks = dict(
+    checkpoint=dict(type='mmselfsup.CrashSafeCheckpointHook', by_epoch=False, interval=10000))
 log_processor = dict(by_epoch=False)
 
 # detco_mm repairs mmselfsup's registries and brings WeightsOnlyCheckpointHook: fine-tuning

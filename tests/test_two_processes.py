@@ -1,0 +1,141 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""`torchrun --nproc_per_node 2` (gloo, CPU) vs one process at the doubled batch.
+
+Both runs see the same 8 images (2 steps of 8) with the same seed. Batch-norm statistics are
+per process by design (shuffle-BN exists because of it), so the test swaps in GroupNorm,
+which makes each image's features independent of its batch companions, and a deterministic
+pipeline; then 2 processes x 4 images must compute what 1 process x 8 images computes, up
+to float summation order. What must match, and how:
+
+- queues and pointers: identical on both ranks (exactly), pointers advance by the global
+  batch of 8 (exactly), and the 8 columns of a step hold rank 0's keys then rank 1's (rank
+  order), each equal to the single process' key of the same image (rtol=1e-5, atol=1e-6);
+- shuffle-BN: the key encoder of a rank encodes images of the other rank;
+- the loss: mean over ranks == single-process loss (rtol=1e-5, atol=1e-6); parameters after
+  the 2 steps: equal on both ranks (exactly, checksums) and to the single process' (rtol=1e-4,
+  atol=1e-5: SGD steps on gradients summed in another order; measured <= 2e-6);
+- the batch check uses the global batch: a queue that 4 keys divide but 8 do not is refused.
+"""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import mmselfsup
+import pytest
+import torch
+
+from conftest import ROOT, TINY_CONFIG
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+PARAM_TOL = dict(rtol=1e-4, atol=1e-5)
+TRAIN_PY = osp.join(mmselfsup.__path__[0], '.mim', 'tools', 'train.py')
+
+CONFIG = f'''
+_base_ = {TINY_CONFIG!r}
+custom_imports = dict(imports=['detco_mm', 'dist_probe'], allow_failed_imports=False)
+model = dict(backbone=dict(norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)))
+train_dataloader = dict(
+    num_workers=0, persistent_workers=False, sampler=dict(shuffle=False),
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='MultiView', num_views=[2, 2], transforms=[
+            [dict(type='Resize', scale=(64, 64))],
+            [dict(type='Resize', scale=(72, 72)),
+             dict(type='JigsawPatches', grid=3, cell_size=24, patch_size=24, shuffle=False)]]),
+        dict(type='PackSelfSupInputs', meta_keys=['img_path'])]))
+custom_hooks = [
+    dict(type='QueueBatchCheckHook'), dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='DistProbeHook')]
+randomness = dict(seed=5, deterministic=True)
+train_cfg = dict(max_epochs=2)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def start(work_dir, config, nproc, *options):
+    """mmselfsup's train.py: under torchrun for 2 processes, plainly for 1."""
+    launch = ([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc),
+               '--master_port', str(free_port()), TRAIN_PY] if nproc > 1
+              else [sys.executable, TRAIN_PY])
+    cmd = launch + [config, '--work-dir', str(work_dir), '--cfg-options', *options]
+    if nproc > 1:
+        cmd.insert(cmd.index('--work-dir'), '--launcher=pytorch')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT, osp.join(ROOT, 'tests'), os.environ.get('PYTHONPATH', '')]))
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def output(proc, rc=0) -> str:
+    out = proc.communicate(timeout=600)[0]
+    assert (proc.returncode == 0) == (rc == 0), out[-4000:]
+    return out
+
+
+def probe(work_dir, step, rank) -> dict:
+    return torch.load(osp.join(work_dir, f'probe_iter{step}_rank{rank}.pth'), weights_only=True)
+
+
+def image_ids(images: torch.Tensor, reference: torch.Tensor) -> list:
+    """Row i of ``images`` is row ``ids[i]`` of ``reference`` (exactly the same pixels)."""
+    return [next(j for j in range(len(reference)) if torch.equal(image, reference[j]))
+            for image in images]
+
+
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+def test_two_processes_match_one_process_at_the_doubled_batch(tmp_path, synthetic_root):
+    config = tmp_path / 'two_procs.py'
+    config.write_text(CONFIG)
+    data = f'train_dataloader.dataset.data_root={synthetic_root}'
+    two, one, refused = tmp_path / 'two', tmp_path / 'one', tmp_path / 'refused'
+    runs = [start(two, config, 2, data, 'train_dataloader.batch_size=4'),
+            start(one, config, 1, data, 'train_dataloader.batch_size=8')]
+    log = output(runs[0])
+    output(runs[1])
+    assert 'nccl is replaced by gloo' in log
+
+    for step in (1, 2):
+        ranks = [probe(two, step, r) for r in (0, 1)]
+        single = probe(one, step, 0)
+        assert [p['world_size'] for p in ranks] == [2, 2] and single['world_size'] == 1
+        order = ranks[0]['img_paths'] + ranks[1]['img_paths']
+        assert sorted(order) == sorted(single['img_paths']) and len(set(order)) == 8
+        assert order != single['img_paths']  # the sampler interleaves: the test sees order
+        columns = slice(8 * (step - 1), 8 * step)
+        for view in ('g', 'l'):
+            queue, ptr = f'queue_{view}', f'queue_{view}_ptr'
+            assert torch.equal(ranks[0][queue], ranks[1][queue])
+            assert ranks[0][ptr].tolist() == ranks[1][ptr].tolist() == [8 * step] * 4
+            assert single[ptr].tolist() == [8 * step] * 4
+            # rank order: columns of rank 0's images, then rank 1's
+            same_image = [single['img_paths'].index(path) for path in order]
+            torch.testing.assert_close(ranks[0][queue][:, :, columns],
+                                       single[queue][:, :, columns][:, :, same_image], **TOL)
+        loss = (ranks[0]['loss'] + ranks[1]['loss']) / 2
+        torch.testing.assert_close(loss, single['loss'], **TOL)
+        assert ranks[0]['checksums'] == ranks[1]['checksums']
+
+        # shuffle-BN across ranks: identify each key-encoder input among the 8 query inputs
+        everything = torch.cat([ranks[0]['query_global'], ranks[1]['query_global']])
+        encoded = [image_ids(p['key_global'], everything) for p in ranks]
+        assert sorted(encoded[0] + encoded[1]) == list(range(8))
+        assert any(i >= 4 for i in encoded[0]) and any(i < 4 for i in encoded[1])
+
+    final = torch.load(two / 'epoch_2.pth', weights_only=True)['state_dict']
+    expected = torch.load(one / 'epoch_2.pth', weights_only=True)['state_dict']
+    assert set(final) == set(expected)
+    for key in expected:
+        if 'queue' not in key:  # the queues' columns are in another order, compared above
+            torch.testing.assert_close(final[key], expected[key], **PARAM_TOL, msg=key)
+
+    # 4 keys per rank divide queue_len=36, the global batch of 8 does not
+    log = output(start(refused, config, 2, data, 'train_dataloader.batch_size=4',
+                       'model.head.queue_len=36'), rc=1)
+    assert 'queue_len=36' in log and 'global batch size 8' in log
