@@ -1,4 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .transforms import JigsawPatches
+from .unlabeled_images import UnlabeledImages
 
-__all__ = ['JigsawPatches']
+__all__ = ['JigsawPatches', 'UnlabeledImages']
