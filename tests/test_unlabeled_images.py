@@ -68,6 +68,8 @@ def test_config_switch_feeds_the_detco_pipeline(config, synthetic_root):
 @pytest.mark.parametrize('kwargs, words', [
     (dict(data_root='{tmp}/missing'), ['does not exist', 'data_root']),
     (dict(data_root='{tmp}'), ['no file ending in', '.jpg', 'data_root']),
+    (dict(data_root='{tmp}', ann_file='missing.json'), ['missing.json', 'does not exist',
+                                                        'ann_file']),
     (dict(data_root='{tmp}', ann_file='{tmp}/bad.json'), ['not a COCO-format', '"images"',
                                                           'ann_file']),
     (dict(data_root='{tmp}', ann_file='{tmp}/coco.json'), ["'x/1.jpg'",

@@ -83,6 +83,11 @@ class UnlabeledImages(BaseDataset):
         return names
 
     def _coco_file_names(self) -> List[str]:
+        if not get_file_backend(self.ann_file, enable_singleton=True).exists(self.ann_file):
+            raise FileNotFoundError(
+                f'UnlabeledImages: annotation file {self.ann_file!r} does not exist; set '
+                f'train_dataloader.dataset.data_root and ann_file (\'\' reads every image of '
+                f'the folder instead)')
         ann = load(self.ann_file, file_format='json')
         images = ann.get('images') if isinstance(ann, dict) else None
         if not images or not all('file_name' in img for img in images):
