@@ -3,7 +3,8 @@
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
 ``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` into its
-TRANSFORMS, ``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and
+TRANSFORMS, ``UnlabeledImages`` into its DATASETS, ``QueueBatchCheckHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS, ``DetCoLogProcessor`` into its LOG_PROCESSORS, and
 applies the repairs of the pinned stack in ``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
@@ -11,13 +12,14 @@ from . import stack_repairs
 # Before the modules below import the toolboxes: a repair may have to precede their imports.
 stack_repairs.apply_all()
 
-from .datasets import JigsawPatches  # noqa: E402
-from .engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook  # noqa: E402
+from .datasets import JigsawPatches, UnlabeledImages  # noqa: E402
+from .engine import (DetCoLogProcessor, QueueBatchCheckHook,  # noqa: E402
+                     WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'QueueBatchCheckHook',
-    'WeightsOnlyCheckpointHook'
+    'DetCo', 'DetCoHead', 'DetCoLogProcessor', 'DetCoNeck', 'JigsawPatches',
+    'QueueBatchCheckHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
 ]
