@@ -39,7 +39,8 @@ def train_lines(work_dir):
         return [line for line in map(json.loads, f) if 'iter' in line]
 
 
-def test_console_line_is_short_and_scalars_keep_every_term(tiny_pretrain_dir):
+def test_console_line_is_short_and_scalars_keep_every_term(tiny_pretrain_dir, tiny_cfg):
+    weights = tiny_cfg.model.head.loss_weights
     log = open(glob.glob(osp.join(tiny_pretrain_dir, '*', '*.log'))[0]).read()
     lines = [line for line in log.splitlines() if 'Epoch(train)' in line]
     assert lines
@@ -55,6 +56,10 @@ def test_console_line_is_short_and_scalars_keep_every_term(tiny_pretrain_dir):
         assert sum(scalars[f'stage/res{i}'] for i in range(2, 6)) == pytest.approx(
             scalars['loss'], rel=1e-5)
         assert scalars['img_per_s'] == pytest.approx(4 / scalars['time'])  # batch 4, 1 process
+        # weighted and unweighted terms are averaged over the same window
+        for stage, weight in zip(('res2', 'res3', 'res4', 'res5'), weights):
+            assert scalars[f'loss_l2g_{stage}'] == pytest.approx(
+                weight * scalars[f'nce_l2g_{stage}'], rel=1e-5)
 
 
 def test_tensorboard_events_hold_the_terms(tiny_pretrain_dir):

@@ -47,8 +47,15 @@ class DetCoLogProcessor(LogProcessor):
     header (epoch, lr, eta, time, data_time, memory) and the total ``loss``, and shows the
     per-contrast sums and img/s instead of the per-term values. mmengine 0.10.7 has no option
     to keep a key out of the console only (``custom_cfg`` renames or re-averages), hence the
-    subclass. Arguments are those of ``LogProcessor``.
+    subclass. Arguments are those of ``LogProcessor``; ``mean_pattern`` also matches the
+    unweighted ``nce_*`` terms, so that they are averaged over the same window as the
+    weighted ``loss_*`` ones (mmengine's default leaves them per-iteration).
     """
+
+    def __init__(self,
+                 mean_pattern: str = r'.*(loss|nce|time|data_time|grad_norm).*',
+                 **kwargs) -> None:
+        super().__init__(mean_pattern=mean_pattern, **kwargs)
 
     def get_log_after_iter(self, runner, batch_idx: int, mode: str) -> Tuple[dict, str]:
         tag, log_str = super().get_log_after_iter(runner, batch_idx, mode)
