@@ -24,6 +24,7 @@ demo: setup
 	@echo "checkpoints: $$(ls $(DEMO_WORK_DIR)/epoch_*.pth | tr '\n' ' ')"
 	@echo "log:         $$(ls -t $(DEMO_WORK_DIR)/*/*.log | head -n 1)"
 	@echo "scalars:     $$(ls -t $(DEMO_WORK_DIR)/*/vis_data/scalars.json | head -n 1)"
+	@echo "plots:       $(PY) tools/analysis/plot_curves.py $(DEMO_WORK_DIR)  (or $(VENV)/bin/tensorboard --logdir $(DEMO_WORK_DIR))"
 
 test: $(VENV)/.detco_mmpretrain_done
 	$(PY) -m pytest -q

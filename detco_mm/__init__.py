@@ -2,10 +2,11 @@
 """DetCo (ICCV 2021) for OpenMMLab.
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``CheckedImageList`` into its
-DATASETS, ``JigsawPatches``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
-TRANSFORMS, ``NonFiniteCheckHook``, ``QueueBatchCheckHook``, ``SkippedImagesHook`` and
-``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
+``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``CheckedImageList`` and
+``UnlabeledImages`` into its DATASETS, ``JigsawPatches``, ``LoadImageChecked`` and
+``MultiViewWithMeta`` into its TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``,
+``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
+``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
@@ -14,15 +15,16 @@ from . import stack_repairs
 stack_repairs.apply_all()
 
 from .datasets import (CheckedImageList, JigsawPatches, LoadImageChecked,  # noqa: E402
-                       MultiViewWithMeta)
-from .engine import (NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,  # noqa: E402
+                       MultiViewWithMeta, UnlabeledImages)
+from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
+                     NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,
                      WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'CheckedImageList', 'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'LoadImageChecked',
-    'MultiViewWithMeta', 'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
-    'WeightsOnlyCheckpointHook'
+    'CheckedImageList', 'CrashSafeCheckpointHook', 'DetCo', 'DetCoHead', 'DetCoLogProcessor',
+    'DetCoNeck', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'NonFiniteCheckHook',
+    'QueueBatchCheckHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
 ]

@@ -83,8 +83,9 @@ else
   "${PIP[@]}" addict packaging pillow pyyaml yapf
 fi
 
-step "install OpenMMLab stack and test tools"
-"${PIP[@]}" mmengine mmcls mmselfsup mmdet openmim pycocotools pytest
+step "install OpenMMLab stack, tensorboard and test tools"
+# tensorboard: the configs' TensorboardVisBackend imports it when a run starts.
+"${PIP[@]}" mmengine mmcls mmselfsup mmdet openmim pycocotools tensorboard pytest
 
 if [ "$WITH_MMPRETRAIN" = 1 ]; then
   step "install the mmpretrain backend"
@@ -97,6 +98,7 @@ step "install detco_mm (editable)"
 step "check imports"
 "$VPY" - <<'PYEOF'
 import mmcv.ops, mmdet, mmselfsup, torch, numpy
+from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (the configs log to TensorBoard)
 import detco_mm  # noqa: F401  (registers DetCo, DetCoNeck, DetCoHead, JigsawPatches)
 print(f'torch {torch.__version__}, numpy {numpy.__version__}, mmcv {mmcv.__version__}, '
       f'mmselfsup {mmselfsup.__version__}, mmdet {mmdet.__version__}')

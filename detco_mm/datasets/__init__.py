@@ -1,8 +1,9 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .checked_image_list import SKIPPED_KEY, CheckedImageList
 from .transforms import BadImageError, JigsawPatches, LoadImageChecked, MultiViewWithMeta
+from .unlabeled_images import UnlabeledImages
 
 __all__ = [
     'SKIPPED_KEY', 'BadImageError', 'CheckedImageList', 'JigsawPatches', 'LoadImageChecked',
-    'MultiViewWithMeta'
+    'MultiViewWithMeta', 'UnlabeledImages'
 ]

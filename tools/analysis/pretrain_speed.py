@@ -14,11 +14,13 @@ Example:
 """
 import argparse
 import copy
+import math
 import time
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
 
 import detco_mm  # noqa: F401
 from mmselfsup.registry import MODELS
@@ -31,6 +33,12 @@ def view_sizes(cfg) -> tuple:
     crops = [t.size for t in flat if t.get('type') == 'RandomResizedCrop']
     jig = [t for t in flat if t.get('type') == 'JigsawPatches']
     return crops[0], jig[0].grid * jig[0].patch_size
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """x with ``digits`` significant digits and no exponent: 0.132, 12.3, 1462."""
+    decimals = max(digits - 1 - math.floor(math.log10(abs(x))), 0) if x else 0
+    return f'{x:.{decimals}f}'
 
 
 def step(model, optim, views, amp: bool) -> None:
@@ -70,6 +78,7 @@ def main() -> None:
         views[name] = [v.to(args.device) for v in views[name]]
         optims[name] = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         elapsed[name] = 0.
+    bar = ProgressBar(args.warmup + args.steps)
     for i in range(args.warmup + args.steps):
         for name, model in models.items():
             if args.device.startswith('cuda'):
@@ -80,11 +89,13 @@ def main() -> None:
                 torch.cuda.synchronize()
             if i >= args.warmup:
                 elapsed[name] += time.perf_counter() - t0
+        bar.update()
     rate = {n: args.steps * batch / t for n, t in elapsed.items()}
-    print(f'config {args.config}, batch {batch}, {args.steps} steps, device {args.device}, '
-          f'amp {args.amp}')
+    print(f'\nconfig {args.config}, batch {batch}, {args.steps} timed steps after '
+          f'{args.warmup} warm-up, device {args.device}, amp {args.amp}')
     for n in models:
-        print(f'{n:7s} {rate[n]:9.1f} img/s')
+        print(f'{n:7s} {significant(rate[n]):>8s} img/s   '
+              f'{significant(elapsed[n] / args.steps):>8s} s/step')
     print(f'detco / mocov2 throughput ratio: {rate["detco"] / rate["mocov2"]:.3f}')
 
 

@@ -30,11 +30,16 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
+# Console: total loss, per-contrast sums (g2g, l2l, l2g) and img/s; the 24 per-term values
+# go to scalars.json and TensorBoard only (DetCoLogProcessor).
 log_processor = dict(
+    type='DetCoLogProcessor',
     window_size=10,
     custom_cfg=[dict(data_src='', method='mean', window_size='global')])
 
-vis_backends = [dict(type='LocalVisBackend')]
+# Both write under WORK_DIR/<timestamp>/vis_data/: scalars.json (tools/analysis/plot_curves.py)
+# and TensorBoard event files (`tensorboard --logdir WORK_DIR`); no server runs during training.
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(
     type='SelfSupVisualizer', vis_backends=vis_backends, name='visualizer')
 
