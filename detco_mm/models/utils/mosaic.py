@@ -90,11 +90,12 @@ def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int) -
     not record it) are not checked; ``mosaic_to_patches`` still checks the shape.
 
     Args:
-        data_samples (Sequence): The batch's data samples (``SelfSupDataSample``).
+        data_samples (Sequence, optional): The batch's data samples (``SelfSupDataSample``
+            or mmpretrain ``DataSample``); None (a batch without samples) is not checked.
         views (Sequence[int]): Indices of the input views that are mosaics.
         grid (int): Patches per side the model cuts (``model.neck.num_patches`` = grid**2).
     """
-    for sample in data_samples:
+    for sample in data_samples or ():
         recorded = sample.metainfo.get(MOSAIC_GRID_KEY) if hasattr(sample, 'metainfo') else None
         if recorded is None:
             continue
