@@ -2,9 +2,10 @@
 """DetCo (ICCV 2021) for OpenMMLab.
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` into its
-TRANSFORMS, ``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and
-applies the repairs of the pinned stack in ``detco_mm.stack_repairs``.
+``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
+MODELS, ``JigsawPatches`` into its TRANSFORMS, ``QueueBatchCheckHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
+``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
 
@@ -13,11 +14,11 @@ stack_repairs.apply_all()
 
 from .datasets import JigsawPatches  # noqa: E402
 from .engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook  # noqa: E402
-from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
+from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'QueueBatchCheckHook',
-    'WeightsOnlyCheckpointHook'
+    'DetCo', 'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoNeck', 'JigsawPatches',
+    'QueueBatchCheckHook', 'WeightsOnlyCheckpointHook'
 ]
