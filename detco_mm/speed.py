@@ -182,19 +182,22 @@ def pipeline_breakdown(datasets: Dict[str, object], num: int,
                        rounds: int = 1) -> Dict[str, Dict[str, float]]:
     """Per-sample CPU milliseconds of each dataset's pipeline, per transform, in this process.
 
-    Samples 0..num-1 are loaded ``rounds`` times, the datasets interleaved sample by sample.
-    Each leaf transform's time is exclusive (wrappers are not counted twice); ``other`` is the
-    rest (dataset indexing, ``MultiView``'s copies, wrapper overhead) and ``total`` the sum.
+    Samples 0..num-1 are loaded ``rounds`` times, the datasets interleaved sample by sample,
+    which of them goes first rotating (the first one reads the file from disk). Each leaf
+    transform's time is exclusive (wrappers are not counted twice); ``other`` is the rest
+    (dataset indexing, ``MultiView``'s copies, wrapper overhead) and ``total`` the sum.
     """
     timers = {n: defaultdict(float) for n in datasets}
     for name, ds in datasets.items():
         for leaf in dict.fromkeys(_leaf_transforms(ds.pipeline)):
             leaf.transform = _timed(leaf.transform, timers[name], type(leaf).__name__)
+    names = list(datasets)
     for _ in range(rounds):
         for i in range(num):
-            for name, ds in datasets.items():
+            for k in range(len(names)):
+                name = names[(i + k) % len(names)]
                 t0 = time.perf_counter()
-                ds[i % len(ds)]
+                datasets[name][i % len(datasets[name])]
                 timers[name]['total'] += time.perf_counter() - t0
     out = {}
     for name, t in timers.items():

@@ -8,6 +8,7 @@ statistic at the stated sample size, plus, where said, the CPU path's uint8 trun
 """
 import itertools
 import os.path as osp
+import random
 
 import mmcv
 import numpy as np
@@ -159,6 +160,20 @@ def test_crop_scale_and_aspect_same_in_both_configs():
         for a, b in zip(*stats):
             assert abs(a.mean() - b.mean()) < 4 * a.std() * np.sqrt(4 / N)
             assert ks(a, b) < 0.07
+
+
+def test_contiguous_crop_is_mmselfsups_crop():
+    """Same random draws, same pixels (only the copy before pillow differs)."""
+    img = np.random.RandomState(2).randint(0, 256, (120, 90, 3), np.uint8)
+    cfg = dict(size=40, scale=(0.2, 1.), backend='pillow')
+    ref = TRANSFORMS.build(dict(type='RandomResizedCrop', **cfg))
+    fast = TRANSFORMS.build(dict(type='ContiguousRandomResizedCrop', **cfg))
+    for seed in range(20):
+        outs = []
+        for t in (ref, fast):
+            random.seed(seed)
+            outs.append(t(dict(img=img.copy()))['img'])
+        assert outs[0].shape == (40, 40, 3) and np.array_equal(*outs)
 
 
 def test_jigsaw_positions_and_permutations_distribution():

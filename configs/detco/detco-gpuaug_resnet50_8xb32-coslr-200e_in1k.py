@@ -9,12 +9,21 @@ model = dict(
         view_augs={{_base_.view_augs}},
         jigsaw={{_base_.jigsaw}}))
 
+# The CPU does only the crops of the base config, with the same draws and output but without
+# mmcv's slow pillow path (ContiguousRandomResizedCrop); tests/test_gpu_aug.py checks that they
+# stay the same.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
         type='MultiView',
         num_views=[2, 2],
-        transforms=[[{{_base_.global_crop}}], [{{_base_.local_crop}}]]),
+        transforms=[[
+            dict(type='ContiguousRandomResizedCrop', size=224, scale=(0.2, 1.),
+                 backend='pillow')
+        ], [
+            dict(type='ContiguousRandomResizedCrop', size=255, scale=(0.6, 1.),
+                 backend='pillow')
+        ]]),
     dict(type='PackSelfSupInputs', meta_keys=['img_path'])
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline), pin_memory=True)

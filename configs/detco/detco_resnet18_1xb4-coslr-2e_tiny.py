@@ -9,8 +9,6 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256, 512], hid_channels=64),
     head=dict(queue_len=64))
 
-global_crop = dict(type='RandomResizedCrop', size=64, scale=(0.2, 1.), backend='pillow')
-local_crop = dict(type='RandomResizedCrop', size=96, scale=(0.6, 1.), backend='pillow')
 jigsaw = dict(type='JigsawPatches', grid=3, cell_size=32, patch_size=24)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -18,10 +16,10 @@ train_pipeline = [
         type='MultiView',
         num_views=[2, 2],
         transforms=[[
-            global_crop,
+            dict(type='RandomResizedCrop', size=64, scale=(0.2, 1.), backend='pillow'),
             dict(type='Compose', transforms={{_base_.view_augs}}),
         ], [
-            local_crop,
+            dict(type='RandomResizedCrop', size=96, scale=(0.6, 1.), backend='pillow'),
             dict(type='Compose', transforms={{_base_.view_augs}}),
             jigsaw,
         ]]),

@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .transforms import JigsawPatches
+from .transforms import ContiguousRandomResizedCrop, JigsawPatches
 
-__all__ = ['JigsawPatches']
+__all__ = ['ContiguousRandomResizedCrop', 'JigsawPatches']

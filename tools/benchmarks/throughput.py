@@ -47,10 +47,10 @@ def parse_args():
 def print_breakdown(ms: dict) -> None:
     keys = sorted({k for t in ms.values() for k in t} - {'total'},
                   key=lambda k: -ms['detco'].get(k, 0.))
-    print(f"{'ms / sample':22s}" + ''.join(f'{n:>14s}' for n in NAMES))
+    print(f"{'ms / sample':28s}" + ''.join(f'{n:>14s}' for n in NAMES))
     for k in keys + ['total']:
-        print(f'{k:22s}' + ''.join(f'{ms[n].get(k, 0.):14.2f}' for n in NAMES))
-    print(f"{'total / mocov2':22s}" + ''.join(
+        print(f'{k:28s}' + ''.join(f'{ms[n].get(k, 0.):14.2f}' for n in NAMES))
+    print(f"{'ratio of totals to mocov2':28s}" + ''.join(
         f"{ms[n]['total'] / ms['mocov2']['total']:14.2f}" for n in NAMES))
 
 

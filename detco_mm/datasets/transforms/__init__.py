@@ -1,4 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
+from .contiguous_crop import ContiguousRandomResizedCrop
 from .jigsaw_patches import JigsawPatches
 
-__all__ = ['JigsawPatches']
+__all__ = ['ContiguousRandomResizedCrop', 'JigsawPatches']

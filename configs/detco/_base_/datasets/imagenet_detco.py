@@ -25,14 +25,19 @@ view_augs = [
     dict(type='RandomGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=0.5),
     dict(type='RandomFlip', prob=0.5),
 ]
-global_crop = dict(type='RandomResizedCrop', size=224, scale=(0.2, 1.), backend='pillow')
-# [C] the local crop is taken from the original image, independently of the global crops.
-local_crop = dict(type='RandomResizedCrop', size=255, scale=(0.6, 1.), backend='pillow')
-# Output: one (192, 192, 3) mosaic of 9 patches of 64 px, see JigsawPatches.
+global_view_pipeline = [
+    dict(type='RandomResizedCrop', size=224, scale=(0.2, 1.), backend='pillow'),
+    *view_augs,
+]
+# Output: one (192, 192, 3) mosaic of 9 patches of 64 px, see JigsawPatches. The detco-gpuaug
+# configs cut it on the device with the same settings.
 jigsaw = dict(type='JigsawPatches', grid=3, cell_size=85, patch_size=64, shuffle=True)
-# The detco-gpuaug configs keep the crops here and run view_augs and jigsaw on the device.
-global_view_pipeline = [global_crop, *view_augs]
-local_view_pipeline = [local_crop, *view_augs, jigsaw]
+# [C] the local crop is taken from the original image, independently of the global crops.
+local_view_pipeline = [
+    dict(type='RandomResizedCrop', size=255, scale=(0.6, 1.), backend='pillow'),
+    *view_augs,
+    jigsaw,
+]
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
