@@ -44,7 +44,7 @@ def _set_queue_len(model_cfg: Config, batch: int) -> None:
 
 
 class Candidate:
-    """One pretraining config: its dataset, loader and model, built for a benchmark.
+    """One pretraining config: its loader and model, built for a benchmark.
 
     Args:
         cfg (Config): The pretraining config.
@@ -66,7 +66,7 @@ class Candidate:
         _set_queue_len(cfg.model, batch)
         self.cfg, self.batch, self.device = cfg, batch, torch.device(device)
         self.amp, self.channels_last = amp, channels_last
-        self._loader_cfg = loader
+        self.loader_cfg = loader
         self._loader = None
         self.model = MODELS.build(cfg.model).to(self.device).train()
         if channels_last:
@@ -77,7 +77,7 @@ class Candidate:
     def batches(self) -> Iterable[dict]:
         """An endless stream of collated batches from the config's loader."""
         if self._loader is None:
-            self._loader = Runner.build_dataloader(self._loader_cfg, seed=0)
+            self._loader = Runner.build_dataloader(self.loader_cfg, seed=0)
         while True:
             yield from self._loader
 
@@ -151,7 +151,7 @@ def measure(candidates: Dict[str, Candidate], modes: List[str], rounds: int = 3,
     firsts = {n: next(s) for n, s in streams.items()}
     synthetic = {n: c.synthetic_batch(firsts[n]) for n, c in candidates.items()}
     if warmup is None:
-        warmup = 2 * max(c._loader_cfg.num_workers for c in candidates.values()) + 1
+        warmup = 2 * max(c.loader_cfg.num_workers for c in candidates.values()) + 1
     for mode in modes:
         if mode == 'data':
             work = {n: (lambda c=c, s=streams[n]: c.preprocess(next(s)))

@@ -25,8 +25,9 @@ NAMES = ('mocov2', 'detco', 'detco-gpuaug')
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('data_root', help='ImageNet-layout folder: train/, meta/train.txt')
-    parser.add_argument('--mocov2-config',
-                        default='mmselfsup::selfsup/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py')
+    parser.add_argument(
+        '--mocov2-config',
+        default='mmselfsup::selfsup/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py')
     parser.add_argument('--detco-config',
                         default='configs/detco/detco_resnet50_8xb32-coslr-200e_in1k.py')
     parser.add_argument('--gpuaug-config',
