@@ -3,9 +3,9 @@
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
 ``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
-MODELS, ``JigsawPatches`` into its TRANSFORMS, ``QueueBatchCheckHook`` and
-``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
-``detco_mm.stack_repairs``.
+MODELS, ``JigsawPatches`` and ``ContiguousRandomResizedCrop`` into its TRANSFORMS,
+``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the
+repairs of the pinned stack in ``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
 
