@@ -2,9 +2,10 @@
 """DetCo (ICCV 2021) for OpenMMLab.
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``CheckedImageList`` and
-``UnlabeledImages`` into its DATASETS, ``JigsawPatches``, ``LoadImageChecked`` and
-``MultiViewWithMeta`` into its TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``,
+``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
+MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``JigsawPatches``,
+``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
+TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``,
 ``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
 ``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
@@ -14,17 +15,18 @@ from . import stack_repairs
 # Before the modules below import the toolboxes: a repair may have to precede their imports.
 stack_repairs.apply_all()
 
-from .datasets import (CheckedImageList, JigsawPatches, LoadImageChecked,  # noqa: E402
-                       MultiViewWithMeta, UnlabeledImages)
+from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
+                       JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
                      NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,
                      WeightsOnlyCheckpointHook)
-from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
+from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'CheckedImageList', 'CrashSafeCheckpointHook', 'DetCo', 'DetCoHead', 'DetCoLogProcessor',
+    'CheckedImageList', 'ContiguousRandomResizedCrop', 'CrashSafeCheckpointHook', 'DetCo',
+    'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoLogProcessor',
     'DetCoNeck', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'NonFiniteCheckHook',
     'QueueBatchCheckHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
 ]

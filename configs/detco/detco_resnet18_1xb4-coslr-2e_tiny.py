@@ -9,6 +9,7 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256, 512], hid_channels=64),
     head=dict(queue_len=64))
 
+jigsaw = dict(type='JigsawPatches', grid=3, cell_size=32, patch_size=24)
 train_pipeline = [
     dict(type='LoadImageChecked'),
     dict(
@@ -20,7 +21,7 @@ train_pipeline = [
         ], [
             dict(type='RandomResizedCrop', size=96, scale=(0.6, 1.), backend='pillow'),
             dict(type='Compose', transforms={{_base_.view_augs}}),
-            dict(type='JigsawPatches', grid=3, cell_size=32, patch_size=24),
+            jigsaw,
         ]]),
     dict(type='PackSelfSupInputs', meta_keys=['img_path', 'jigsaw_grid'])
 ]

@@ -30,12 +30,14 @@ global_view_pipeline = [
     dict(type='RandomResizedCrop', size=224, scale=(0.2, 1.), backend='pillow'),
     *view_augs,
 ]
+# Output: one (192, 192, 3) mosaic of 9 patches of 64 px, see JigsawPatches. The detco-gpuaug
+# configs cut it on the device with the same settings.
+jigsaw = dict(type='JigsawPatches', grid=3, cell_size=85, patch_size=64, shuffle=True)
 # [C] the local crop is taken from the original image, independently of the global crops.
 local_view_pipeline = [
     dict(type='RandomResizedCrop', size=255, scale=(0.6, 1.), backend='pillow'),
     *view_augs,
-    # Output: one (192, 192, 3) mosaic of 9 patches of 64 px, see JigsawPatches.
-    dict(type='JigsawPatches', grid=3, cell_size=85, patch_size=64, shuffle=True),
+    jigsaw,
 ]
 
 train_pipeline = [

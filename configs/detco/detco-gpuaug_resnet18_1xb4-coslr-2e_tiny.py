@@ -1,0 +1,28 @@
+# The tiny config with its view augmentation on the device (the detco-gpuaug switch), for the
+# CPU tests.
+_base_ = './detco_resnet18_1xb4-coslr-2e_tiny.py'
+
+model = dict(
+    data_preprocessor=dict(
+        type='DetCoGPUAugDataPreprocessor',
+        view_augs={{_base_.view_augs}},
+        jigsaw={{_base_.jigsaw}}))
+
+# The CPU does only the crops of the base config, with the same draws and output but without
+# mmcv's slow pillow path (ContiguousRandomResizedCrop); tests/test_gpu_aug.py checks that they
+# stay the same.
+train_pipeline = [
+    dict(type='LoadImageChecked'),  # bad files skipped as in the base config
+    dict(
+        type='MultiView',
+        num_views=[2, 2],
+        transforms=[[
+            dict(type='ContiguousRandomResizedCrop', size=64, scale=(0.2, 1.),
+                 backend='pillow')
+        ], [
+            dict(type='ContiguousRandomResizedCrop', size=96, scale=(0.6, 1.),
+                 backend='pillow')
+        ]]),
+    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
