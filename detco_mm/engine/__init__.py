@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .hooks import PreciseBNHook, QueueBatchCheckHook, WeightsOnlyCheckpointHook
 
-__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
+__all__ = ['PreciseBNHook', 'QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
