@@ -5,7 +5,7 @@
 ``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
 MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``JigsawPatches``,
 ``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
-TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``,
+TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``, ``PreciseBNHook``,
 ``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
 ``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
@@ -18,8 +18,8 @@ stack_repairs.apply_all()
 from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
                        JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
-                     NonFiniteCheckHook, QueueBatchCheckHook, SkippedImagesHook,
-                     WeightsOnlyCheckpointHook)
+                     NonFiniteCheckHook, PreciseBNHook, QueueBatchCheckHook,
+                     SkippedImagesHook, WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
@@ -28,5 +28,5 @@ __all__ = [
     'CheckedImageList', 'ContiguousRandomResizedCrop', 'CrashSafeCheckpointHook', 'DetCo',
     'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoLogProcessor',
     'DetCoNeck', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'NonFiniteCheckHook',
-    'QueueBatchCheckHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
+    'PreciseBNHook', 'QueueBatchCheckHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
 ]

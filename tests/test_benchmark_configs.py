@@ -69,6 +69,34 @@ def train_datasets(dataset):
     return [dataset]
 
 
+NORMS = (_BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm)
+
+
+def norms(module):
+    return [m for m in module.modules() if isinstance(m, NORMS)]
+
+
+def check_heads_and_norms_as_official(model):
+    """SyncBN in the backbone (RESNETS.NORM), the FPN (FPN.NORM) and C4's res5 head
+    (Res5ROIHeadsExtraNorm); no norm anywhere else."""
+    synced = [model.backbone, *([model.neck] if model.with_neck else [])]
+    if hasattr(model, 'roi_head') and model.roi_head.with_shared_head:
+        synced.append(model.roi_head.shared_head)
+    for part in synced:
+        assert batch_norms(part), f'{part.__class__.__name__} has no SyncBN'
+    assert all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms(model))
+    assert len(norms(model)) == sum(len(norms(part)) for part in synced)
+
+    if model.__class__.__name__ == 'RetinaNet':  # Base-RetinaNet: P6 from C5, P7 from relu(P6)
+        assert model.neck.add_extra_convs == 'on_input' and model.neck.relu_before_extra_convs
+    elif not model.roi_head.with_shared_head:  # Base-RCNN-FPN
+        bbox_head, mask_head = model.roi_head.bbox_head, model.roi_head.mask_head
+        assert bbox_head.__class__.__name__ == 'Shared2FCBBoxHead'  # NUM_FC: 2, FC_DIM 1024
+        assert (bbox_head.num_shared_convs, bbox_head.num_shared_fcs) == (0, 2)
+        assert bbox_head.fc_out_channels == 1024
+        assert mask_head.num_convs == 4 and mask_head.conv_out_channels == 256  # NUM_CONV: 4
+
+
 def test_every_paper_experiment_has_a_config():
     names = {osp.basename(path) for path in CONFIGS}
     assert 'faster-rcnn_r50-c4_ms-24k_voc0712.py' in names  # Table 6
@@ -106,19 +134,53 @@ def test_config_builds_with_protocol(path):
     # whole backbone fine-tuned from the pretrained file
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
     assert model.backbone.frozen_stages == -1 and model.backbone.norm_eval is False
-    # SyncBN in the backbone, the FPN and the heads, and no other batch norm
-    assert all(isinstance(m, torch.nn.SyncBatchNorm) for m in batch_norms(model))
-    if hasattr(model, 'roi_head'):
-        roi_head = model.roi_head
-        heads = [roi_head.shared_head] if roi_head.with_shared_head else [
-            roi_head.bbox_head, *([roi_head.mask_head] if roi_head.with_mask else [])]
-    else:
-        heads = [model.bbox_head]
-    for part in [model.backbone, *([model.neck] if model.with_neck else []), *heads]:
-        assert batch_norms(part), f'{part.__class__.__name__} has no SyncBN'
+    check_heads_and_norms_as_official(model)
 
     for dataset in train_datasets(cfg.train_dataloader.dataset):
         assert dataset.data_root.startswith(DATA_ROOTS)
+
+
+def official_protocol(path):
+    """What the authors' yaml (xieenze/DetCo benchmarks/detection/configs, see
+    configs/benchmarks/mmdetection/README.md) and detectron2's defaults set for ``path``:
+    SOLVER.STEPS, SOLVER.WARMUP_ITERS, INPUT.MAX_SIZE_TRAIN, INPUT.MIN_SIZE_TRAIN and
+    (MAX_SIZE_TEST, MIN_SIZE_TEST)."""
+    name = osp.basename(path)
+    if 'voc0712' in name:  # pascal_voc_R_50_C4_24k_moco.yaml
+        return dict(steps=[18000, 22000], warmup=100, max_size=1333,
+                    shorter=range(480, 801, 32), test=(1333, 800))
+    if 'cityscapes' in name:  # Cityscapes/mask_rcnn_R_50_FPN_moco.yaml
+        return dict(steps=[18000], warmup=1000, max_size=2048, shorter=range(800, 1025, 32),
+                    test=(2048, 1024))
+    schedule = re.search(r'_ms-(\w+?)_', name).group(1)
+    return dict(
+        steps={'12k': [9000, 11000], '1x': [60000, 80000], '2x': [120000, 160000]}[schedule],
+        warmup=1000,
+        # MAX_SIZE_TRAIN: 1200 in coco_R_50_C4_2x_moco.yaml, the base of every COCO C4 yaml
+        max_size=1200 if 'r50-c4' in name else 1333,
+        shorter=range(640, 801, 32), test=(1333, 800))
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, CONFIG_DIR))
+def test_schedule_sizes_and_precise_bn_as_official(path):
+    cfg, official = load_config(path), official_protocol(path)
+    warmup, steps = cfg.param_scheduler
+    assert steps.milestones == official['steps']
+    assert warmup.end == official['warmup'] and warmup.start_factor == 0.001
+
+    for dataset in train_datasets(cfg.train_dataloader.dataset):
+        resize, = [t for t in dataset.pipeline if 'Resize' in t.type]
+        assert resize.type == 'RandomChoiceResize' and resize.keep_ratio  # SAMPLING: choice
+        assert [tuple(s) for s in resize.scales] == [
+            (official['max_size'], shorter) for shorter in official['shorter']]
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        resize, = [t for t in loader.dataset.pipeline if 'Resize' in t.type]
+        assert resize.type == 'Resize' and resize.keep_ratio
+        assert tuple(resize.scale) == official['test']
+
+    # TEST.PRECISE_BN.ENABLED: True, detectron2's NUM_ITER 200
+    assert [h for h in cfg.custom_hooks if 'PreciseBN' in h.type] == [
+        dict(type='mmselfsup.PreciseBNHook', num_iter=200)]
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'r50-c4' in osp.basename(p)],
@@ -230,3 +292,44 @@ def test_make_coco_semi_splits(tmp_path):
     split('seed2', 2, '10')
     assert drawn('again', 1) == drawn('splits', 1)  # seeded
     assert drawn('seed2', 2) != drawn('splits', 1)
+
+
+VOC_XML = '''<annotation><size><width>64</width><height>48</height><depth>3</depth></size>
+<object><name>dog</name><difficult>0</difficult>
+<bndbox><xmin>5</xmin><ymin>5</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object>
+<object><name>cat</name><difficult>1</difficult>
+<bndbox><xmin>35</xmin><ymin>10</ymin><xmax>60</xmax><ymax>30</ymax></bndbox></object>
+</annotation>'''
+
+
+def test_voc_trains_on_difficult_boxes_and_evaluates_without(tmp_path):
+    """detectron2's VOC loader keeps difficult objects for training (pascal_voc_R_50_C4_24k);
+    the evaluation ignores them."""
+    import numpy as np
+    from mmcv import imwrite
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    import detco_mm.datasets.voc_with_difficult  # noqa: F401
+    voc = tmp_path / 'VOC2007'
+    for sub in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
+        (voc / sub).mkdir(parents=True)
+    (voc / 'Annotations' / '000001.xml').write_text(VOC_XML)
+    imwrite(np.zeros((48, 64, 3), np.uint8), str(voc / 'JPEGImages' / '000001.jpg'))
+    for split in ('trainval', 'test'):
+        (voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text('000001\n')
+
+    init_default_scope('mmdet')
+    cfg = load_config(osp.join(CONFIG_DIR, 'voc0712', 'faster-rcnn_r50-c4_ms-24k_voc0712.py'))
+    voc07 = [d for d in train_datasets(cfg.train_dataloader.dataset)
+             if d.data_prefix.sub_data_root == 'VOC2007/']
+    train = DATASETS.build(dict(copy.deepcopy(voc07[0]), data_root=str(tmp_path)))
+    sample = train[0]['data_samples']
+    labels = sorted(train.metainfo['classes'].index(c) for c in ('dog', 'cat'))
+    assert sorted(sample.gt_instances.labels.tolist()) == labels
+    assert len(sample.ignored_instances) == 0
+
+    test = DATASETS.build(dict(copy.deepcopy(cfg.test_dataloader.dataset),
+                               data_root=str(tmp_path)))
+    assert [i['ignore_flag'] for i in test.get_data_info(0)['instances']] == [0, 1]
+    assert len(test[0]['data_samples'].ignored_instances) == 1

@@ -17,12 +17,8 @@
 # SyncBN needs no change on one GPU: torch's SyncBatchNorm computes plain batch norm at world
 # size 1, and a non-distributed run (`mim train mmdet CONFIG --gpus 1`) reverts it to BN
 # (mmengine Runner.wrap_model). To name BN explicitly anyway, add
-#   Mask R-CNN FPN: model.backbone.norm_cfg.type=BN model.neck.norm_cfg.type=BN
-#                   model.roi_head.bbox_head.norm_cfg.type=BN
-#                   model.roi_head.mask_head.norm_cfg.type=BN
-#   R50-C4:         model.backbone.norm_cfg.type=BN model.roi_head.shared_head.norm_cfg.type=BN
-#   RetinaNet:      model.backbone.norm_cfg.type=BN model.neck.norm_cfg.type=BN
-#                   model.bbox_head.norm_cfg.type=BN
+#   FPN (Mask R-CNN, RetinaNet): model.backbone.norm_cfg.type=BN model.neck.norm_cfg.type=BN
+#   R50-C4: model.backbone.norm_cfg.type=BN model.roi_head.shared_head.norm_cfg.type=BN
 # Batch norm over 2 images per GPU is noisy, which is why the protocol syncs it over 8 GPUs.
 set -e
 

@@ -1,11 +1,12 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .crash_safe_checkpoint_hook import CrashSafeCheckpointHook
 from .non_finite_check_hook import NonFiniteCheckHook
+from .precise_bn_hook import PreciseBNHook
 from .queue_batch_check_hook import QueueBatchCheckHook
 from .skipped_images_hook import SkippedImagesHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
-    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
-    'WeightsOnlyCheckpointHook'
+    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'PreciseBNHook', 'QueueBatchCheckHook',
+    'SkippedImagesHook', 'WeightsOnlyCheckpointHook'
 ]

@@ -1,4 +1,5 @@
-# DetCo Table 5 (RetinaNet R50 12k): 12k iterations, 8 GPUs x 2 images.
+# DetCo Table 5 (RetinaNet R50 12k): 12k iterations, 8 GPUs x 2 images;
+# mirrors xieenze/DetCo benchmarks/detection/configs/coco_R_50_RetinaNet_12k_moco.yaml.
 _base_ = [
     '../_base_/models/retinanet_r50_fpn_syncbn.py',
     '../_base_/datasets/coco_detection_ms.py',

@@ -28,7 +28,9 @@ test_pipeline = [
 ]
 
 # No RepeatDataset (the iteration count sets the length) and no bbox_min_size: detectron2's VOC
-# loader, which MoCo used, keeps small boxes.
+# loader, which MoCo and DetCo used, keeps small boxes, and it trains on the boxes marked
+# difficult too (VOCWithDifficultDataset); evaluation ignores them (VOCDataset, as detectron2's
+# PascalVOCDetectionEvaluator).
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
@@ -38,7 +40,7 @@ train_dataloader = dict(
         ignore_keys=['dataset_type'],
         datasets=[
             dict(
-                type={{_base_.dataset_type}},
+                type='VOCWithDifficultDataset',
                 data_root={{_base_.data_root}},
                 ann_file='VOC2007/ImageSets/Main/trainval.txt',
                 data_prefix=dict(sub_data_root='VOC2007/'),
@@ -46,7 +48,7 @@ train_dataloader = dict(
                 pipeline=train_pipeline,
                 backend_args={{_base_.backend_args}}),
             dict(
-                type={{_base_.dataset_type}},
+                type='VOCWithDifficultDataset',
                 data_root={{_base_.data_root}},
                 ann_file='VOC2012/ImageSets/Main/trainval.txt',
                 data_prefix=dict(sub_data_root='VOC2012/'),

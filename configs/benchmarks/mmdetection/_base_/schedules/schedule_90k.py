@@ -36,9 +36,19 @@ log_processor = dict(by_epoch=False)
 
 # detco_mm repairs mmselfsup's registries and brings WeightsOnlyCheckpointHook: fine-tuning
 # checkpoints that --resume (and the Pretrained init) load under torch's weights_only=True
-# default. mmselfsup's ResLayerExtraNorm (the extra norm after res5 of the C4 configs) registers
-# itself into mmdet's MODELS on import.
+# default. mmselfsup's ResLayerExtraNorm (the extra norm after res5 of the C4 configs) and
+# detco_mm's VOCWithDifficultDataset (VOC training set) register into mmdet on import.
 custom_imports = dict(
-    imports=['detco_mm', 'mmselfsup.models.utils.res_layer_extra_norm'],
+    imports=[
+        'detco_mm', 'mmselfsup.models.utils.res_layer_extra_norm',
+        'detco_mm.datasets.voc_with_difficult'
+    ],
     allow_failed_imports=False)
-custom_hooks = [dict(type='mmselfsup.WeightsOnlyCheckpointHook')]
+# TEST.PRECISE_BN.ENABLED: True in every official config (Base-RCNN-C4-BN.yaml,
+# coco_R_50_FPN_1x.yaml, coco_R_50_RetinaNet_1x.yaml, Cityscapes/mask_rcnn_R_50_FPN.yaml of
+# xieenze/DetCo), with detectron2's default TEST.PRECISE_BN.NUM_ITER = 200: BN statistics
+# recomputed over 200 training batches before each evaluation and after the last iteration.
+custom_hooks = [
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
+    dict(type='mmselfsup.PreciseBNHook', num_iter=200)
+]

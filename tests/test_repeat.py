@@ -1,0 +1,92 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""tools/benchmarks/repeat.py: N seeded fine-tuning trials, each semi-supervised trial on its
+own split draw, and the mean ± std of their final metrics."""
+import json
+import os.path as osp
+import shutil
+import statistics
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from conftest import ROOT, write_tiny_det_config
+from detco_mm.benchmarks.repeat import final_metrics, markdown_row, semi_split, summarize
+
+REPEAT = osp.join(ROOT, 'tools', 'benchmarks', 'repeat.py')
+
+
+def test_repeat_two_seeded_trials_on_their_own_splits(tmp_path, synthetic_root, tiny_backbone):
+    # the synthetic COCO annotations as the "full" training set of a 50 % split config
+    coco_root = tmp_path / 'coco'
+    (coco_root / 'annotations').mkdir(parents=True)
+    shutil.copy(osp.join(synthetic_root, 'annotations', 'instances_train.json'),
+                coco_root / 'annotations')
+    config = write_tiny_det_config(tmp_path, synthetic_root, tiny_backbone,
+                                   train_root=f'{coco_root}/',
+                                   train_ann='semi_anns/instances_train.1@50.json')
+    work_dir, out = tmp_path / 'repeat', tmp_path / 'table.md'
+    proc = subprocess.run(
+        [sys.executable, REPEAT, config, '--trials', '2', '--work-dir', str(work_dir),
+         '--out', str(out), '--metrics', 'coco/bbox_mAP', 'coco/segm_mAP',
+         # 1 iteration and 2 validation images per trial keep it short
+         '--cfg-options', 'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
+         'val_dataloader.dataset.indices=2'],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    drawn = []
+    for seed in (1, 2):
+        split = json.loads((coco_root / 'semi_anns' / f'instances_train.{seed}@50.json')
+                           .read_text())
+        drawn.append({img['id'] for img in split['images']})
+        # the trial ran with its seed on its split (mmengine dumps the merged config)
+        cfg = Config.fromfile(str(work_dir / f'seed_{seed}' / osp.basename(config)))
+        assert cfg.randomness.seed == seed
+        assert cfg.train_dataloader.dataset.ann_file == (
+            f'semi_anns/instances_train.{seed}@50.json')
+    assert len(drawn[0]) == len(drawn[1]) == 4 and drawn[0] != drawn[1]
+
+    # the row is the mean and sample std, in percent, of the last evaluation of each trial
+    trials = []
+    for seed in (1, 2):
+        scalars = next((work_dir / f'seed_{seed}').glob('*/vis_data/scalars.json'))
+        evaluations = [json.loads(line) for line in open(scalars) if 'coco/bbox_mAP' in line]
+        trials.append(evaluations[-1])
+    header, rule, row = out.read_text().splitlines()
+    assert header == '| config | trials | coco/bbox_mAP | coco/segm_mAP |'
+    cells = [cell.strip() for cell in row.strip('|').split('|')]
+    assert cells[:2] == ['mask-rcnn_r18_fpn_tiny', '2']
+    for cell, key in zip(cells[2:], ('coco/bbox_mAP', 'coco/segm_mAP')):
+        values = [100 * t[key] for t in trials]
+        assert cell == f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
+    assert row in proc.stdout
+
+
+def test_summary_of_trials(tmp_path):
+    # three VOC trials as MoCo reports them: AP 57.0 +/- 0.2
+    trials = [{'pascal_voc/mAP': v, 'pascal_voc/AP50': 0.8} for v in (0.568, 0.570, 0.572)]
+    summary = summarize(trials)
+    assert list(summary) == ['pascal_voc/mAP', 'pascal_voc/AP50']
+    assert summary['pascal_voc/mAP'] == pytest.approx((0.570, 0.002))
+    assert markdown_row('voc', 3, summary) == '| voc | 3 | 57.00 ± 0.20 | 80.00 ± 0.00 |'
+    with pytest.raises(KeyError, match='coco/bbox_mAP'):
+        summarize(trials, ['coco/bbox_mAP'])
+
+    # the metrics of the last evaluation of the latest run in a work dir
+    for run, maps in (('20260101_000000', (0.1, 0.2)), ('20260102_000000', (0.3, 0.4))):
+        (tmp_path / run / 'vis_data').mkdir(parents=True)
+        lines = [dict(loss=1.0, lr=0.02, step=1), {'coco/bbox_mAP': maps[0], 'step': 2},
+                 dict(loss=0.5, lr=0.02, step=3), {'coco/bbox_mAP': maps[1], 'step': 4}]
+        (tmp_path / run / 'vis_data' / 'scalars.json').write_text(
+            '\n'.join(json.dumps(line) for line in lines))
+    assert final_metrics(str(tmp_path)) == {'coco/bbox_mAP': 0.4}
+
+
+def test_semi_split_names_the_draw_of_a_seed():
+    assert semi_split('semi_anns/instances_train2017.1@10.json', 3) == (
+        'semi_anns/instances_train2017.3@10.json', 'instances_train2017', '10')
+    assert semi_split('semi_anns/instances_train2017.1@0.5.json', 2)[0] == (
+        'semi_anns/instances_train2017.2@0.5.json')
+    assert semi_split('annotations/instances_train2017.json', 3) is None

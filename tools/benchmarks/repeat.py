@@ -1,0 +1,94 @@
+# Copyright (c) detco_mm contributors. All rights reserved.
+"""Fine-tune a benchmark config N times with different seeds; print mean ± std per metric.
+
+Each trial is one ``mim train mmdet`` run with ``randomness.seed=SEED`` in
+``WORK_DIR/seed_SEED``; its metrics are those of the run's last evaluation (scalars.json). A
+semi-supervised config (``ann_file`` like ``semi_anns/instances_train2017.1@10.json``) trains
+trial SEED on the split drawn with ``--seed SEED``, which tools/data/make_coco_semi_splits.py
+writes first if it is missing. The markdown row (metrics in percent, std over the trials with
+n - 1) is printed and appended to ``--out``.
+
+Example (VOC as MoCo reports it, 5 trials on 8 GPUs):
+    python tools/benchmarks/repeat.py \
+        configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py \
+        --pretrain work_dirs/detco_backbone.pth --trials 5 --gpus 8
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+from detco_mm.benchmarks.repeat import (final_metrics, markdown_header, markdown_row,
+                                        semi_split, summarize, train_command)
+from pretrain_cfg_options import pretrain_cfg_options
+
+SPLIT_TOOL = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
+                      'make_coco_semi_splits.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='benchmark config')
+    parser.add_argument('--pretrain', help='DetCo backbone state_dict or training checkpoint')
+    parser.add_argument('--trials', type=int, default=5, help='number of trials')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='one seed per trial (default 1..TRIALS; seed 1 is the split the '
+                        'semi-supervised configs name)')
+    parser.add_argument('--gpus', type=int, default=1,
+                        help='GPUs per trial; above 1 the trials run under torchrun')
+    parser.add_argument('--work-dir', help='default work_dirs/benchmarks/repeat/<config>')
+    parser.add_argument('--metrics', nargs='+',
+                        help='metrics to report (default: all of the last evaluation)')
+    parser.add_argument('--out', help='markdown file the row is appended to '
+                        '(default WORK_DIR/summary.md)')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='KEY=VALUE options passed on to every trial')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    seeds = args.seeds or list(range(1, args.trials + 1))
+    if len(seeds) != args.trials:
+        sys.exit(f'--seeds: {len(seeds)} seeds for --trials {args.trials}; give one per trial')
+    name = osp.splitext(osp.basename(args.config))[0]
+    work_dir = args.work_dir or osp.join('work_dirs', 'benchmarks', 'repeat', name)
+    options = list(args.cfg_options)
+    if args.pretrain:
+        options += pretrain_cfg_options(args.config, args.pretrain)
+    dataset = Config.fromfile(args.config).train_dataloader.dataset
+
+    trials = []
+    for seed in seeds:
+        trial_options = list(options)
+        split = semi_split(dataset.get('ann_file', ''), seed)
+        if split is not None:
+            ann_file, stem, percent = split
+            if not osp.exists(osp.join(dataset.data_root, ann_file)):
+                subprocess.run([sys.executable, SPLIT_TOOL, '--ann',
+                                osp.join(dataset.data_root, 'annotations', f'{stem}.json'),
+                                '--out-dir', osp.join(dataset.data_root, osp.dirname(ann_file)),
+                                '--percent', percent, '--seed', str(seed)], check=True)
+            trial_options.append(f'train_dataloader.dataset.ann_file={ann_file}')
+        trial_dir = osp.join(work_dir, f'seed_{seed}')
+        subprocess.run(train_command(args.config, trial_dir, seed, trial_options, args.gpus),
+                       check=True)
+        trials.append(final_metrics(trial_dir))
+        print(f'seed {seed}: ' + ', '.join(f'{k}={v:.4f}' for k, v in trials[-1].items()))
+
+    summary = summarize(trials, args.metrics)
+    row = markdown_row(name, len(trials), summary)
+    out = args.out or osp.join(work_dir, 'summary.md')
+    new = not osp.exists(out)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'a') as f:
+        f.write((markdown_header(list(summary)) + '\n' if new else '') + row + '\n')
+    print(markdown_header(list(summary)))
+    print(row)
+
+
+if __name__ == '__main__':
+    main()
