@@ -20,11 +20,11 @@ from typing import List, Optional, Union
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-from mmpretrain.registry import HOOKS, MODELS, TRANSFORMS
+from mmpretrain.registry import HOOKS, LOG_PROCESSORS, MODELS, TRANSFORMS
 
 from .. import models
 from ..datasets import JigsawPatches
-from ..engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .. import engine
 from ..models import DetCoNeck
 from ..models.algorithms.detco import DetCoMixin
 
@@ -81,7 +81,10 @@ class DetCoHead(models.DetCoHead):
 
 MODELS.register_module(module=DetCoNeck)
 TRANSFORMS.register_module(module=JigsawPatches)
-HOOKS.register_module(module=QueueBatchCheckHook)
-HOOKS.register_module(module=WeightsOnlyCheckpointHook)
+# Every hook of the shared runtime (configs/detco/_base_/default_runtime.py) and its log
+# processor, which configs/detco_mmpretrain inherits.
+for hook in engine.hooks.__all__:
+    HOOKS.register_module(module=getattr(engine.hooks, hook))
+LOG_PROCESSORS.register_module(module=engine.DetCoLogProcessor)
 
 __all__ = ['DetCo', 'DetCoHead']
