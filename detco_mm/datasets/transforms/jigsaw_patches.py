@@ -1,13 +1,11 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """The 3x3 jigsaw patch set of DetCo's local views (paper 3.3, following PIRL)."""
-from typing import Optional
-
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmselfsup.registry import TRANSFORMS
 
-from ...models.utils.mosaic import MOSAIC_GRID_KEY, patches_to_mosaic
+from ...models.utils.mosaic import MOSAIC_GRID_KEY, cell_crop_boxes, patches_to_mosaic
 
 
 def to_three_channels(img: np.ndarray) -> np.ndarray:
@@ -20,25 +18,6 @@ def to_three_channels(img: np.ndarray) -> np.ndarray:
     if img.shape[2] == 1:
         return np.repeat(img, 3, axis=2)
     return img[..., :3]
-
-
-def cell_crop_boxes(grid: int, cell_size: int, patch_size: int,
-                    num: Optional[int] = None) -> np.ndarray:
-    """One random patch box fully inside each cell of a grid, row-major.
-
-    Args:
-        num (int, optional): Draw for ``num`` images at once (the device jigsaw of
-            ``DetCoGPUAugDataPreprocessor``). Defaults to None: one image.
-
-    Returns:
-        np.ndarray: ([num,] grid * grid, 4) int boxes (x1, y1, x2, y2), x2/y2 exclusive.
-    """
-    rows, cols = np.divmod(np.arange(grid * grid), grid)
-    size = (grid * grid, 2) if num is None else (num, grid * grid, 2)
-    offsets = np.random.randint(0, cell_size - patch_size + 1, size=size)
-    x1 = cols * cell_size + offsets[..., 0]
-    y1 = rows * cell_size + offsets[..., 1]
-    return np.stack([x1, y1, x1 + patch_size, y1 + patch_size], axis=-1)
 
 
 @TRANSFORMS.register_module()

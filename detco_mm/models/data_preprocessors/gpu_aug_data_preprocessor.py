@@ -6,7 +6,6 @@ import torch
 from mmselfsup.models.utils import SelfSupDataPreprocessor
 from mmselfsup.registry import MODELS
 
-from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ..algorithms.detco import VIEW_INPUTS
 from ..utils import BatchViewAugment, jigsaw_cut, jigsaw_params
 
@@ -41,6 +40,9 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
         if jigsaw is not None:
             jigsaw = dict(jigsaw)
             jigsaw.pop('type', None)
+            # Imported here: detco_mm.datasets imports detco_mm.models (the mosaic contract),
+            # so a module-level import would be circular.
+            from ...datasets.transforms.jigsaw_patches import JigsawPatches
             self.jigsaw = JigsawPatches(**jigsaw)  # its argument checks
 
     def cut_jigsaw(self, x: torch.Tensor, view: int) -> torch.Tensor:

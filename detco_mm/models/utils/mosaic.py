@@ -4,6 +4,7 @@
 A local view of DetCo is a set of ``grid x grid`` square patches [P 3.3]. It travels through
 the data pipeline, ``PackSelfSupInputs`` and the data preprocessor as ONE image, the mosaic:
 the patches tiled row-major, patch ``s`` at row ``s // grid``, column ``s % grid``.
+``cell_crop_boxes`` draws the patch of each cell (CPU and device jigsaw alike),
 ``patches_to_mosaic`` writes that layout (``JigsawPatches``), ``mosaic_to_patches`` reads it
 back (``DetCo``); they are inverses of each other. Both work on numpy arrays and torch
 tensors, channels first (N, C, H, W) or channels last (N, H, W, C).
@@ -12,7 +13,7 @@ A mosaic does not say how many patches it holds (a 72 px mosaic is 3 x 24 px or 
 so the transform also records ``grid`` in the sample's metainfo under ``MOSAIC_GRID_KEY``
 and ``check_mosaic_grid`` compares it with the grid the model cuts.
 """
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -22,6 +23,25 @@ Array = Union[np.ndarray, torch.Tensor]
 # Metainfo key of the grid a mosaic was tiled with (one value per input view; None for views
 # that are not mosaics). Listed in the configs' PackSelfSupInputs meta_keys.
 MOSAIC_GRID_KEY = 'jigsaw_grid'
+
+
+def cell_crop_boxes(grid: int, cell_size: int, patch_size: int,
+                    num: Optional[int] = None) -> np.ndarray:
+    """One random patch box fully inside each cell of a grid, row-major.
+
+    Args:
+        num (int, optional): Draw for ``num`` images at once (the device jigsaw of
+            ``DetCoGPUAugDataPreprocessor``). Defaults to None: one image.
+
+    Returns:
+        np.ndarray: ([num,] grid * grid, 4) int boxes (x1, y1, x2, y2), x2/y2 exclusive.
+    """
+    rows, cols = np.divmod(np.arange(grid * grid), grid)
+    size = (grid * grid, 2) if num is None else (num, grid * grid, 2)
+    offsets = np.random.randint(0, cell_size - patch_size + 1, size=size)
+    x1 = cols * cell_size + offsets[..., 0]
+    y1 = rows * cell_size + offsets[..., 1]
+    return np.stack([x1, y1, x1 + patch_size, y1 + patch_size], axis=-1)
 
 
 def _permute(x: Array, dims: Sequence[int]) -> Array:
