@@ -81,10 +81,13 @@ class DetCoHead(models.DetCoHead):
 
 MODELS.register_module(module=DetCoNeck)
 TRANSFORMS.register_module(module=JigsawPatches)
-# Every hook of the shared runtime (configs/detco/_base_/default_runtime.py) and its log
-# processor, which configs/detco_mmpretrain inherits.
-for hook in engine.hooks.__all__:
-    HOOKS.register_module(module=getattr(engine.hooks, hook))
+# The hooks of the shared runtime (configs/detco/_base_/default_runtime.py) and its log
+# processor, which configs/detco_mmpretrain inherits (not PreciseBNHook: mmdet runs use it, and
+# mmpretrain has its own of that name).
+for hook in (engine.CrashSafeCheckpointHook, engine.NonFiniteCheckHook,
+             engine.QueueBatchCheckHook, engine.SkippedImagesHook,
+             engine.WeightsOnlyCheckpointHook):
+    HOOKS.register_module(module=hook)
 LOG_PROCESSORS.register_module(module=engine.DetCoLogProcessor)
 
 __all__ = ['DetCo', 'DetCoHead']
