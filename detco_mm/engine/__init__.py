@@ -1,4 +1,8 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .hooks import (PretrainedCheckHook, QueueBatchCheckHook, WeightsOnlyCheckpointHook,
+                    check_pretrained_inits)
 
-__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'PretrainedCheckHook', 'QueueBatchCheckHook', 'WeightsOnlyCheckpointHook',
+    'check_pretrained_inits'
+]

@@ -32,11 +32,15 @@ auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=10000))
 log_processor = dict(by_epoch=False)
 
-# detco_mm repairs mmselfsup's registries and brings WeightsOnlyCheckpointHook: fine-tuning
-# checkpoints that --resume (and the Pretrained init) load under torch's weights_only=True
-# default. mmselfsup's ResLayerExtraNorm (the extra norm after res5 of the C4 configs) registers
-# itself into mmdet's MODELS on import.
+# detco_mm repairs mmselfsup's registries and brings PretrainedCheckHook (the run stops before
+# the first iteration unless the backbone, and res5 of C4, loaded completely from the file) and
+# WeightsOnlyCheckpointHook: fine-tuning checkpoints that --resume (and the Pretrained init)
+# load under torch's weights_only=True default. mmselfsup's ResLayerExtraNorm (the extra norm
+# after res5 of the C4 configs) registers itself into mmdet's MODELS on import.
 custom_imports = dict(
     imports=['detco_mm', 'mmselfsup.models.utils.res_layer_extra_norm'],
     allow_failed_imports=False)
-custom_hooks = [dict(type='mmselfsup.WeightsOnlyCheckpointHook')]
+custom_hooks = [
+    dict(type='mmselfsup.PretrainedCheckHook'),
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook')
+]
