@@ -248,11 +248,14 @@ def check_init(model_shapes: Dict[str, tuple], path: str, prefix: str = None,
     tensors = init_tensors(path, prefix)
     file_parts = {key.split('.')[0] for key in tensors}
     required = [key for key in model_shapes if key.split('.')[0] in file_parts]
+    if not tensors:
+        raise CheckpointError(f'{path}: no tensor of the file is under prefix {prefix!r}; '
+                              f'{_prefix_hint(path, prefix)}')
     if not required:
-        starts = ', '.join(sorted({key.split('.')[0] for key in tensors})[:6]) or 'nothing'
+        where = f'under prefix {prefix!r}' if prefix else 'without a prefix'
         raise CheckpointError(
             f'{path}: none of the {target} tensors (e.g. {next(iter(model_shapes))}) are in the '
-            f'file under prefix {prefix!r} (its keys start with {starts}); '
+            f'file {where} (its keys start with {", ".join(sorted(file_parts)[:6])}); '
             f'{_prefix_hint(path, prefix)}')
     file_net, model_net = resnet_name(tensors), resnet_name(model_shapes)
     for key in required:
