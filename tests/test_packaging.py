@@ -21,7 +21,8 @@ def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('wheel')
     src = tmp / 'src'
     shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
-        '.git', '.venv', 'work_dirs', 'data', 'build', '*.egg-info', '__pycache__', '.pytest_cache'))
+        '.git', '.venv', 'work_dirs', 'data', 'build', '*.egg-info', '__pycache__',
+        '.pytest_cache'))
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
                     '-q', str(src), '-w', str(tmp / 'dist')], check=True, capture_output=True)
     return glob.glob(str(tmp / 'dist' / 'detco_mm-*.whl'))[0]

@@ -36,7 +36,8 @@ GPUS=$3
 PY_ARGS=("${@:4}")
 
 # one work_dir per config and pretrained file
-WORK_DIR=${WORK_DIR:-"work_dirs/benchmarks/mmdetection/$(basename "${CFG%.py}")/$(basename "${PRETRAIN%.*}")"}
+NAME=$(basename "${CFG%.py}")/$(basename "${PRETRAIN%.*}")
+WORK_DIR=${WORK_DIR:-work_dirs/benchmarks/mmdetection/$NAME}
 INIT_OPTIONS=$(python "$(dirname "$0")/pretrain_cfg_options.py" "$CFG" "$PRETRAIN")
 
 if [ "$GPUS" = 0 ] || [ "$GPUS" = --cpu ]; then

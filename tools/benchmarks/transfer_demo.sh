@@ -7,9 +7,10 @@
 #
 # Without --data: the images of `make demo` (DEMO_DATA, default data/detco_demo) train, and a
 # held-out set generated into the same folder (--split val, another seed) evaluates, with
-# configs/demo/mask-rcnn_r18_fpn_tiny_synthetic.py. With --data PATH: a
-# set in the COCO 2017 layout with the 80 COCO classes (train2017/, val2017/,
+# configs/demo/mask-rcnn_r18_fpn_tiny_synthetic.py. With --data PATH: a set in the COCO 2017
+# layout with the 80 COCO classes (train2017/, val2017/,
 # annotations/instances_{train,val}2017.json), with configs/demo/mask-rcnn_r18_fpn_tiny_coco.py.
+# Relative paths are from the repository root.
 # KEY=VALUE words continue --cfg-options (e.g. train_cfg.max_iters=100).
 # PRETRAIN (default work_dirs/detco_demo/epoch_2.pth, from `make demo`) is the DetCo checkpoint;
 # WORK_DIR (default work_dirs/transfer_demo) receives the converted backbone and the run.
