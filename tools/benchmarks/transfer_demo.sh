@@ -62,8 +62,11 @@ python - "$SCALARS" <<'PY'
 import json
 import sys
 
-results = [r for r in map(json.loads, open(sys.argv[1])) if 'coco/bbox_mAP' in r][-1]
-print(f"transfer demo, step {results['step']}: "
-      f"bbox AP {results['coco/bbox_mAP']:.3f} (AP50 {results['coco/bbox_mAP_50']:.3f}), "
-      f"segm AP {results['coco/segm_mAP']:.3f} (AP50 {results['coco/segm_mAP_50']:.3f})")
+results = [r for r in map(json.loads, open(sys.argv[1])) if 'coco/bbox_mAP' in r]
+if not results:  # CocoMetric logs no AP when the detector output no box at all
+    sys.exit('transfer demo: the detector predicted no box on the validation images, so '
+             'there is no AP (train longer: train_cfg.max_iters=...)')
+r = results[-1]
+print(f"transfer demo: bbox AP {r['coco/bbox_mAP']:.3f} (AP50 {r['coco/bbox_mAP_50']:.3f}), "
+      f"segm AP {r['coco/segm_mAP']:.3f} (AP50 {r['coco/segm_mAP_50']:.3f})")
 PY
