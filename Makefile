@@ -1,4 +1,6 @@
 # `make demo`: set up if needed, generate a synthetic image set, pretrain DetCo for 2 epochs.
+# `make transfer-demo [DATA=PATH]`: `make demo` if needed, convert its checkpoint, fine-tune and
+# evaluate a small Mask R-CNN on the CPU (generated images, or a COCO-layout set at PATH).
 # `make test`: set up if needed (with the mmpretrain backend, whose tests it runs too), run the
 # test suite.
 VENV ?= .venv
@@ -7,7 +9,7 @@ DEMO_DATA ?= data/detco_demo
 DEMO_WORK_DIR ?= work_dirs/detco_demo
 DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
 
-.PHONY: setup demo test
+.PHONY: setup demo transfer-demo test
 
 $(VENV)/.detco_setup_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
 	DETCO_VENV=$(VENV) bash tools/setup_env.sh
@@ -25,6 +27,13 @@ demo: setup
 	@echo "log:         $$(ls -t $(DEMO_WORK_DIR)/*/*.log | head -n 1)"
 	@echo "scalars:     $$(ls -t $(DEMO_WORK_DIR)/*/vis_data/scalars.json | head -n 1)"
 	@echo "plots:       $(PY) tools/analysis/plot_curves.py $(DEMO_WORK_DIR)  (or $(VENV)/bin/tensorboard --logdir $(DEMO_WORK_DIR))"
+
+$(DEMO_WORK_DIR)/epoch_2.pth:
+	$(MAKE) demo
+
+transfer-demo: setup $(DEMO_WORK_DIR)/epoch_2.pth
+	PATH=$(abspath $(VENV))/bin:$$PATH PRETRAIN=$(DEMO_WORK_DIR)/epoch_2.pth DEMO_DATA=$(DEMO_DATA) \
+		bash tools/benchmarks/transfer_demo.sh $(if $(DATA),--data $(DATA))
 
 test: $(VENV)/.detco_mmpretrain_done
 	$(PY) -m pytest -q

@@ -189,3 +189,110 @@ def load_backbone(path: str, momentum_encoder: bool = False
     meta = dict(source=os.path.abspath(path), encoder=prefix,
                 **{k: source_meta[k] for k in ('epoch', 'iter') if k in source_meta})
     return backbone, meta
+
+
+# The block layout of each torchvision/mmcv ResNet depth: blocks per stage, bottleneck or not.
+RESNET_LAYOUTS = {((2, 2, 2, 2), False): 18, ((3, 4, 6, 3), False): 34,
+                  ((3, 4, 6, 3), True): 50, ((3, 4, 23, 3), True): 101,
+                  ((3, 8, 36, 3), True): 152}
+
+
+def resnet_name(keys) -> str:
+    """``'ResNet-50'`` & co. for the keys of a whole ResNet (stem and layer1..4), else ``''``."""
+    blocks = []
+    for stage in range(1, 5):
+        indices = {int(key.split('.')[1]) for key in keys
+                   if key.startswith(f'layer{stage}.') and key.split('.')[1].isdigit()}
+        blocks.append(max(indices) + 1 if indices else 0)
+    depth = RESNET_LAYOUTS.get((tuple(blocks), 'layer1.0.conv3.weight' in keys))
+    return f'ResNet-{depth}' if depth else ''
+
+
+def init_tensors(path: str, prefix: str = None) -> Dict[str, torch.Tensor]:
+    """The tensors mmengine's ``init_cfg=dict(type='Pretrained', checkpoint=path, prefix=...)``
+    offers a module, read the safe way.
+
+    Same selection as mmengine 0.10.7 (``PretrainedInit``): the ``state_dict`` entry if there
+    is one, then the keys under ``prefix`` with it removed, or, without a prefix, all keys
+    with a leading ``module.`` (DataParallel) removed.
+
+    Raises:
+        CheckpointError: See ``load``; or no tensor dict in the file.
+    """
+    # mmap: only the tensors the check reads are read (a whole DetCo checkpoint holds
+    # two encoders and 2 x 4 queues).
+    checkpoint = load(path, mmap=True)
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f'{path}: holds a {type(checkpoint).__name__}, not a state_dict')
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        return extract_backbone(state_dict, prefix)
+    return {re.sub(r'^module\.', '', key): value for key, value in state_dict.items()}
+
+
+def _prefix_hint(path: str, prefix: str) -> str:
+    """How to point ``init_cfg`` at the backbone of ``path``, from what the file is."""
+    try:
+        file_kind = kind(load(path, mmap=True), path)
+    except CheckpointError:
+        return 'init_cfg.prefix must select the backbone\'s tensors of the file'
+    if file_kind == 'detco':
+        return (f'a DetCo training checkpoint: set init_cfg.prefix={QUERY_PREFIX} (or convert '
+                f'it with tools/model_converters/detco_to_backbone.py)')
+    return f'a converted backbone file: remove init_cfg.prefix (now {prefix!r})'
+
+
+def check_init(model_shapes: Dict[str, tuple], path: str, prefix: str = None,
+               target: str = 'the model') -> int:
+    """Refuse a ``Pretrained`` init that would leave part of a module at random.
+
+    mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs missing keys and
+    size mismatches, so a ResNet-18 file in a ResNet-50 config, a wrong ``prefix`` or another
+    model's file fine-tunes from random weights without stopping. Here every part of the
+    module that the file holds (its top-level names: ``conv1``, ``layer1``..) must load
+    completely with equal shapes, and at least one must. Parts the file does not have at all
+    are new modules of the fine-tuning model (the norm after res5 of the C4 heads) and keep
+    their own init.
+
+    Args:
+        model_shapes (dict[str, tuple]): Names and shapes of the module's state_dict.
+        path (str): The ``init_cfg.checkpoint`` file.
+        prefix (str, optional): The ``init_cfg.prefix``.
+        target (str): The module's name in the config, for the message.
+
+    Returns:
+        int: How many of the module's tensors the file initialises.
+
+    Raises:
+        CheckpointError: One line naming the file, the first mismatching key, both shapes
+        and the fix.
+    """
+    tensors = init_tensors(path, prefix)
+    file_parts = {key.split('.')[0] for key in tensors}
+    required = [key for key in model_shapes if key.split('.')[0] in file_parts]
+    if not tensors:
+        raise CheckpointError(f'{path}: no tensor of the file is under prefix {prefix!r}; '
+                              f'{_prefix_hint(path, prefix)}')
+    if not required:
+        where = f'under prefix {prefix!r}' if prefix else 'without a prefix'
+        raise CheckpointError(
+            f'{path}: none of the {target} tensors (e.g. {next(iter(model_shapes))}) are in the '
+            f'file {where} (its keys start with {", ".join(sorted(file_parts)[:6])}); '
+            f'{_prefix_hint(path, prefix)}')
+    file_net, model_net = resnet_name(tensors), resnet_name(model_shapes)
+    for key in required:
+        shape = model_shapes[key]
+        found = tuple(tensors[key].shape) if key in tensors else None
+        if found == tuple(shape):
+            continue
+        if file_net and model_net and file_net != model_net:
+            what = f'a {file_net} checkpoint into a {model_net} config'
+            fix = f'use a config with a {file_net} backbone, or a {model_net} DetCo file'
+        else:
+            what = f'a {file_net + " " if file_net else ""}checkpoint that does not fit {target}'
+            fix = 'use the file of the network the config builds'
+        raise CheckpointError(
+            f'{path}: {what}: {target}.{key} is {"missing" if found is None else found} in '
+            f'the file, {tuple(shape)} in the model; {fix}')
+    return len(required)

@@ -6,7 +6,8 @@
 MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``JigsawPatches``,
 ``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
 TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``, ``PreciseBNHook``,
-``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
+``PretrainedCheckHook``, ``QueueBatchCheckHook``, ``SkippedImagesHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS,
 ``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
 """
@@ -18,8 +19,8 @@ stack_repairs.apply_all()
 from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
                        JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
-                     NonFiniteCheckHook, PreciseBNHook, QueueBatchCheckHook,
-                     SkippedImagesHook, WeightsOnlyCheckpointHook)
+                     NonFiniteCheckHook, PreciseBNHook, PretrainedCheckHook,
+                     QueueBatchCheckHook, SkippedImagesHook, WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
@@ -28,5 +29,6 @@ __all__ = [
     'CheckedImageList', 'ContiguousRandomResizedCrop', 'CrashSafeCheckpointHook', 'DetCo',
     'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoLogProcessor',
     'DetCoNeck', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'NonFiniteCheckHook',
-    'PreciseBNHook', 'QueueBatchCheckHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
+    'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
+    'UnlabeledImages', 'WeightsOnlyCheckpointHook'
 ]

@@ -114,6 +114,7 @@ test_evaluator = val_evaluator
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 custom_hooks = [
+    dict(type='mmselfsup.PretrainedCheckHook'),
     dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
     dict(type='mmselfsup.PreciseBNHook', num_iter=1)
 ]

@@ -211,17 +211,21 @@ def test_semi_config_reads_its_split(path):
 
 @pytest.fixture(scope='module')
 def detco_checkpoints(tmp_path_factory):
-    """A random ResNet-50 as a backbone state_dict and inside a whole DetCo checkpoint."""
+    """A random ResNet-50 as a converted backbone file (detco_to_backbone.py's layout) and
+    inside a whole DetCo checkpoint, and as a bare state_dict (not a DetCo file)."""
     from mmdet.models.backbones import ResNet
     torch.manual_seed(0)
     state_dict = ResNet(depth=50).state_dict()
     root = tmp_path_factory.mktemp('detco_ckpt')
-    backbone, full = str(root / 'backbone.pth'), str(root / 'detco_epoch_200.pth')
-    torch.save(state_dict, backbone)
+    files = {name: str(root / f'{name}.pth') for name in ('backbone', 'full', 'bare')}
+    torch.save({'state_dict': state_dict,
+                'meta': {'source': files['full'], 'encoder': 'backbone.'}}, files['backbone'])
     torch.save({'meta': {'epoch': 200},
                 'state_dict': {**{f'backbone.{k}': v for k, v in state_dict.items()},
-                               'neck.res5.global_mlp.0.weight': torch.zeros(2, 2)}}, full)
-    return state_dict, {'backbone': backbone, 'full': full}
+                               'neck.global_mlps.3.0.weight': torch.zeros(2, 2)}},
+               files['full'])
+    torch.save(state_dict, files['bare'])
+    return state_dict, files
 
 
 @pytest.fixture(scope='module')
@@ -253,6 +257,17 @@ def test_pretrain_options_fpn_only_backbone(detco_checkpoints, pretrain_cfg_opti
     full = detco_checkpoints[1]['full']
     assert pretrain_cfg_options(path, full) == [
         f'model.backbone.init_cfg.checkpoint={full}', 'model.backbone.init_cfg.prefix=backbone.']
+
+
+def test_pretrain_options_refuse_other_files(detco_checkpoints):
+    path = osp.join(CONFIG_DIR, 'coco', 'retinanet_r50_fpn_ms-1x_coco.py')
+    bare = detco_checkpoints[1]['bare']
+    result = subprocess.run(
+        [sys.executable, osp.join(TOOLS, 'benchmarks', 'pretrain_cfg_options.py'), path, bare],
+        capture_output=True, text=True)
+    assert result.returncode == 1 and not result.stdout
+    assert result.stderr.count('\n') == 1
+    assert f'{bare}: a bare state_dict' in result.stderr
 
 
 def test_make_coco_semi_splits(tmp_path):

@@ -1,31 +1,150 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Pretrain (tiny DetCo) -> convert -> fine-tune an mmdet Mask R-CNN -> CocoMetric, end to end,
-through the same commands as the README ("Transfer to detection"), shrunk for a CPU."""
-import json
+through `make transfer-demo`'s script in its tiny size; and the runs that must not start:
+a pretrained file that would leave part of the backbone (or res5 of C4) at random."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
 
+import pytest
 import torch
+from detco_ckpt import CheckpointError
+from mmengine.config import Config
+from mmengine.runner import Runner
 
-from conftest import mim_train, write_tiny_det_config
+from conftest import ROOT
+
+DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
+LINEAR_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'classification', 'imagenet',
+                         'resnet50_linear-8xb32-steplr-100e_in1k.py')
+C4_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
+                     'mask-rcnn_r50-c4_ms-12k_coco.py')
+# 2 steps; 4 of the 16 held-out images predicted (CocoMetric still scores all 16)
+TINY_RUN = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
+            'val_dataloader.dataset.indices=4']
 
 
-def test_pretrain_convert_finetune_evaluate(tmp_path, synthetic_root, tiny_backbone):
-    config = write_tiny_det_config(tmp_path, synthetic_root, tiny_backbone)
-    det_dir = tmp_path / 'finetune'
-    log = mim_train('mmdet', config, det_dir)
+def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
+    data, work_dir = tmp_path / 'data', tmp_path / 'transfer'
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data', 'make_synthetic_images.py'),
+                    '--out', str(data), '--num', '8', '--size', '128'], check=True,
+                   capture_output=True)
+    env = dict(os.environ, PRETRAIN=str(tiny_pretrain_dir / 'epoch_1.pth'), DEMO_DATA=str(data),
+               WORK_DIR=str(work_dir),
+               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+    proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'benchmarks', 'transfer_demo.sh'),
+                           *TINY_RUN], env=env, capture_output=True, text=True, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
 
-    assert f'Loads checkpoint by local backend from path: {tiny_backbone}' in log
-    assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log
+    backbone = work_dir / 'detco_backbone.pth'
+    assert (data / 'annotations' / 'instances_val.json').is_file()  # held-out set generated
+    loaded = re.search(rf'model\.backbone: (\d+) of (\d+) tensors from {backbone} \(checked\)',
+                       log)
+    assert loaded and loaded.group(1) == loaded.group(2)
+    assert re.search(r'transfer demo: bbox AP [\d.]+ \(AP50 [\d.]+\), segm AP [\d.]+', proc.stdout)
     # the detector started from the pretrained backbone: conv1 moved only by 2 SGD steps
-    pretrained = torch.load(tiny_backbone, weights_only=True)['state_dict']['conv1.weight']
-    tuned = torch.load(det_dir / 'iter_2.pth', weights_only=True)['state_dict']
-    stem = tuned['backbone.conv1.weight']
+    pretrained = torch.load(backbone, weights_only=True)['state_dict']['conv1.weight']
+    tuned = torch.load(work_dir / 'finetune' / 'iter_2.pth', weights_only=True)
+    stem = tuned['state_dict']['backbone.conv1.weight']
     assert (stem - pretrained).abs().max() < 0.05 * pretrained.abs().max()
-    scalars = [json.loads(line) for line in open(next(det_dir.glob('*/vis_data/scalars.json')))]
-    assert any('coco/bbox_mAP' in s for s in scalars)
 
-    # PreciseBN (1 batch in the tiny config) ran after the last of the 2 iterations, before
-    # the checkpoint: the statistics of the backbone and the FPN come from 1 batch, not 2
+    # PreciseBN (1 batch here) ran after the last of the 2 iterations, before the checkpoint:
+    # the statistics of the backbone and the FPN come from 1 batch, not 2
     assert 'PreciseBN: BN statistics of' in log
-    tracked = {k: int(v) for k, v in tuned.items() if k.endswith('num_batches_tracked')}
+    tracked = {k: int(v) for k, v in tuned['state_dict'].items()
+               if k.endswith('num_batches_tracked')}
     assert tracked and all(k.startswith(('backbone.', 'neck.')) for k in tracked)
     assert set(tracked.values()) == {1}
+
+
+def train_until_first_iteration(config, data_root, options, work_dir):
+    """``Runner.train()`` of ``config`` on the synthetic set; returns its CheckpointError."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options)
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
+    cfg.train_dataloader.dataset.data_root = data_root
+    cfg.merge_from_dict(dict(val_dataloader=None, val_cfg=None, val_evaluator=None,
+                             test_dataloader=None, test_cfg=None, test_evaluator=None,
+                             work_dir=str(work_dir)))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(CheckpointError) as error:
+        runner.train()
+    assert runner.iter == 0
+    return str(error.value)
+
+
+@pytest.mark.parametrize('case', ['depth', 'no_prefix'])
+def test_detection_refuses_wrong_backbone(case, tiny_backbone, tiny_pretrain_dir,
+                                          synthetic_root, tmp_path):
+    if case == 'depth':  # the README's ResNet-50 benchmark config with the ResNet-18 demo file
+        options = {'model.backbone.depth': 50, 'model.neck.in_channels': [256, 512, 1024, 2048],
+                   'model.backbone.init_cfg.checkpoint': tiny_backbone}
+        expected = (f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config: '
+                    f'model.backbone.layer1.0.conv1.weight is (64, 64, 3, 3) in the file, '
+                    f'(64, 64, 1, 1) in the model')
+    else:  # a whole DetCo checkpoint without prefix=backbone.: nothing would load
+        whole = str(tiny_pretrain_dir / 'epoch_1.pth')
+        options = {'model.backbone.init_cfg.checkpoint': whole}
+        expected = f'{whole}: none of the model.backbone tensors'
+    message = train_until_first_iteration(DEMO_CONFIG, synthetic_root, options, tmp_path)
+    assert message.startswith(expected) and '\n' not in message
+    if case == 'no_prefix':
+        assert 'a DetCo training checkpoint: set init_cfg.prefix=backbone.' in message
+
+
+def test_detection_accepts_whole_checkpoint_with_prefix(tiny_pretrain_dir, synthetic_root,
+                                                        tmp_path):
+    """The right file with the right prefix passes the check, and its tensors are loaded."""
+    whole = str(tiny_pretrain_dir / 'epoch_1.pth')
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': whole,
+                         'model.backbone.init_cfg.prefix': 'backbone.'})
+    from detco_mm.engine import check_pretrained_inits
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    check_pretrained_inits(model)
+    state = torch.load(whole, weights_only=True)['state_dict']
+    assert torch.equal(model.backbone.layer4[1].conv2.weight,
+                       state['backbone.layer4.1.conv2.weight'])
+
+
+def test_c4_res5_head_is_checked(tiny_backbone, tmp_path):
+    """res5 of R50-C4 lives in the RoI head and loads the backbone's file: a ResNet-18 file
+    is refused there too; a ResNet-50 file loads all of res5 and leaves the extra norm."""
+    import mmselfsup.models.utils.res_layer_extra_norm  # noqa: F401  (as the config imports)
+    from detco_mm.engine import check_pretrained_inits
+    from mmdet.models.backbones import ResNet
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    head_cfg = Config.fromfile(C4_CONFIG).model.roi_head.shared_head
+    head_cfg.init_cfg.checkpoint = tiny_backbone
+    head = MODELS.build(head_cfg)
+    head.init_weights()
+    with pytest.raises(CheckpointError, match=r'a ResNet-18 checkpoint that does not fit '
+                       r'model: model\.layer4\.0\.conv1\.weight is \(512, 256, 3, 3\) in the '
+                       r'file, \(512, 1024, 1, 1\) in the model'):
+        check_pretrained_inits(head)
+
+    r50 = str(tmp_path / 'r50.pth')
+    torch.save({'state_dict': ResNet(depth=50).state_dict(),
+                'meta': {'source': 'test', 'encoder': 'backbone.'}}, r50)
+    head_cfg.init_cfg.checkpoint = r50
+    head = MODELS.build(head_cfg)
+    head.init_weights()
+    check_pretrained_inits(head)
+
+
+def test_linear_classification_refuses_wrong_depth(tiny_backbone, synthetic_root, tmp_path):
+    options = {'model.backbone.init_cfg.checkpoint': tiny_backbone,
+               'train_dataloader.dataset.ann_file': 'meta/train.txt',
+               'train_dataloader.dataset.data_prefix': 'train'}
+    message = train_until_first_iteration(LINEAR_CONFIG, synthetic_root, options, tmp_path)
+    assert message.startswith(f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config')

@@ -1,9 +1,11 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .hooks import (CrashSafeCheckpointHook, NonFiniteCheckHook, PreciseBNHook,
-                    QueueBatchCheckHook, SkippedImagesHook, WeightsOnlyCheckpointHook)
+                    PretrainedCheckHook, QueueBatchCheckHook, SkippedImagesHook,
+                    WeightsOnlyCheckpointHook, check_pretrained_inits)
 from .log_processor import DetCoLogProcessor
 
 __all__ = [
     'CrashSafeCheckpointHook', 'DetCoLogProcessor', 'NonFiniteCheckHook', 'PreciseBNHook',
-    'QueueBatchCheckHook', 'SkippedImagesHook', 'WeightsOnlyCheckpointHook'
+    'PretrainedCheckHook', 'QueueBatchCheckHook', 'SkippedImagesHook',
+    'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
 ]

@@ -10,6 +10,9 @@ scene-like images do. Output, under ``--out``:
 - ``annotations/instances_train.json``: COCO boxes, polygon masks and 3 categories, for
   detection fine-tuning checks.
 
+``--split val`` writes ``val/``, ``meta/val.txt`` and ``annotations/instances_val.json``
+instead (with another ``--seed``: a held-out set for evaluation).
+
 Example:
     python tools/data/make_synthetic_images.py --out data/detco_demo --num 64
 """
@@ -74,12 +77,14 @@ def main() -> None:
     parser.add_argument('--num', type=int, default=64, help='number of images')
     parser.add_argument('--size', type=int, default=160, help='image side in px')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--split', default='train', help='name of the image folder, meta '
+                        'list and annotation file')
     args = parser.parse_args()
     if args.num < 1 or args.size < 32:
         parser.error('need --num >= 1 and --size >= 32')
 
     rng = np.random.RandomState(args.seed)
-    img_dir = osp.join(args.out, 'train', 'synthetic')
+    img_dir = osp.join(args.out, args.split, 'synthetic')
     for d in (img_dir, osp.join(args.out, 'meta'), osp.join(args.out, 'annotations')):
         os.makedirs(d, exist_ok=True)
     images, annotations, lines = [], [], []
@@ -88,7 +93,7 @@ def main() -> None:
         name = f'synthetic_{i:05d}.jpg'
         img.save(osp.join(img_dir, name), quality=90)
         lines.append(f'synthetic/{name} 0')
-        images.append(dict(id=i, file_name=f'train/synthetic/{name}', width=args.size,
+        images.append(dict(id=i, file_name=f'{args.split}/synthetic/{name}', width=args.size,
                            height=args.size))
         for cat, box, poly in objects:
             x1, y1, x2, y2 = (int(v) for v in box)
@@ -96,11 +101,11 @@ def main() -> None:
                 id=len(annotations) + 1, image_id=i, category_id=cat + 1,
                 bbox=[x1, y1, x2 - x1, y2 - y1], area=polygon_area(poly),
                 segmentation=[poly], iscrowd=0))
-    with open(osp.join(args.out, 'meta', 'train.txt'), 'w') as f:
+    with open(osp.join(args.out, 'meta', f'{args.split}.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     coco = dict(images=images, annotations=annotations,
                 categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
-    with open(osp.join(args.out, 'annotations', 'instances_train.json'), 'w') as f:
+    with open(osp.join(args.out, 'annotations', f'instances_{args.split}.json'), 'w') as f:
         json.dump(coco, f)
     print(f'wrote {args.num} images ({len(annotations)} objects) to {args.out}')
 

@@ -2,11 +2,13 @@
 from .crash_safe_checkpoint_hook import CrashSafeCheckpointHook
 from .non_finite_check_hook import NonFiniteCheckHook
 from .precise_bn_hook import PreciseBNHook
+from .pretrained_check_hook import PretrainedCheckHook, check_pretrained_inits
 from .queue_batch_check_hook import QueueBatchCheckHook
 from .skipped_images_hook import SkippedImagesHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
-    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'PreciseBNHook', 'QueueBatchCheckHook',
-    'SkippedImagesHook', 'WeightsOnlyCheckpointHook'
+    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'PreciseBNHook', 'PretrainedCheckHook',
+    'QueueBatchCheckHook', 'SkippedImagesHook', 'WeightsOnlyCheckpointHook',
+    'check_pretrained_inits'
 ]

@@ -36,7 +36,11 @@ param_scheduler = dict(milestones=[60, 80])
 default_hooks = dict(
     checkpoint=dict(type='mmselfsup.CrashSafeCheckpointHook', interval=10, max_keep_ckpts=3))
 
-# Checkpoints that --resume loads under torch's weights_only=True default (detco_mm's
-# WeightsOnlyCheckpointHook, registered in mmselfsup's HOOKS).
+# detco_mm's hooks, registered in mmselfsup's HOOKS: the run stops before the first iteration
+# unless the backbone loaded completely from the file (PretrainedCheckHook); checkpoints that
+# --resume loads under torch's weights_only=True default (WeightsOnlyCheckpointHook).
 custom_imports = dict(imports=['detco_mm'], allow_failed_imports=False)
-custom_hooks = [dict(type='mmselfsup.WeightsOnlyCheckpointHook')]
+custom_hooks = [
+    dict(type='mmselfsup.PretrainedCheckHook'),
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook')
+]

@@ -34,10 +34,12 @@ default_hooks = dict(
     checkpoint=dict(type='mmselfsup.CrashSafeCheckpointHook', by_epoch=False, interval=10000))
 log_processor = dict(by_epoch=False)
 
-# detco_mm repairs mmselfsup's registries and brings WeightsOnlyCheckpointHook: fine-tuning
-# checkpoints that --resume (and the Pretrained init) load under torch's weights_only=True
-# default. mmselfsup's ResLayerExtraNorm (the extra norm after res5 of the C4 configs) and
-# detco_mm's VOCWithDifficultDataset (VOC training set) register into mmdet on import.
+# detco_mm repairs mmselfsup's registries and brings PretrainedCheckHook (the run stops before
+# the first iteration unless the backbone, and res5 of C4, loaded completely from the file) and
+# WeightsOnlyCheckpointHook: fine-tuning checkpoints that --resume (and the Pretrained init)
+# load under torch's weights_only=True default. mmselfsup's ResLayerExtraNorm (the extra norm
+# after res5 of the C4 configs) and detco_mm's VOCWithDifficultDataset (VOC training set)
+# register into mmdet on import.
 custom_imports = dict(
     imports=[
         'detco_mm', 'mmselfsup.models.utils.res_layer_extra_norm',
@@ -49,6 +51,7 @@ custom_imports = dict(
 # xieenze/DetCo), with detectron2's default TEST.PRECISE_BN.NUM_ITER = 200: BN statistics
 # recomputed over 200 training batches before each evaluation and after the last iteration.
 custom_hooks = [
+    dict(type='mmselfsup.PretrainedCheckHook'),
     dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
     dict(type='mmselfsup.PreciseBNHook', num_iter=200)
 ]
