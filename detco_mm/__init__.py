@@ -3,8 +3,9 @@
 
 ``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
 ``DetCo``, ``DetCoNeck``, ``DetCoHead`` into mmselfsup's MODELS, ``JigsawPatches`` into its
-TRANSFORMS, ``QueueBatchCheckHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS, and
-applies the repairs of the pinned stack in ``detco_mm.stack_repairs``.
+TRANSFORMS, ``PerStageKNNHook``, ``QueueBatchCheckHook``, ``ReestimateBNHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS, and applies the repairs of the pinned stack in
+``detco_mm.stack_repairs``.
 """
 from . import stack_repairs
 
@@ -12,12 +13,13 @@ from . import stack_repairs
 stack_repairs.apply_all()
 
 from .datasets import JigsawPatches  # noqa: E402
-from .engine import QueueBatchCheckHook, WeightsOnlyCheckpointHook  # noqa: E402
+from .engine import (PerStageKNNHook, QueueBatchCheckHook,  # noqa: E402
+                     ReestimateBNHook, WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'QueueBatchCheckHook',
-    'WeightsOnlyCheckpointHook'
+    'DetCo', 'DetCoHead', 'DetCoNeck', 'JigsawPatches', 'PerStageKNNHook',
+    'QueueBatchCheckHook', 'ReestimateBNHook', 'WeightsOnlyCheckpointHook'
 ]

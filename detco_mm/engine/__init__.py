@@ -1,4 +1,7 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .hooks import QueueBatchCheckHook, WeightsOnlyCheckpointHook
+from .hooks import (PerStageKNNHook, QueueBatchCheckHook, ReestimateBNHook,
+                    WeightsOnlyCheckpointHook)
 
-__all__ = ['QueueBatchCheckHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'PerStageKNNHook', 'QueueBatchCheckHook', 'ReestimateBNHook', 'WeightsOnlyCheckpointHook'
+]
