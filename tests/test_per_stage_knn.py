@@ -96,3 +96,32 @@ def test_hook_refuses_bad_settings():
         PerStageKNNHook(train_dataloader=dict(), bn_stats='patch')
     with pytest.raises(ValueError, match='interval=0'):
         PerStageKNNHook(train_dataloader=dict(), interval=0)
+
+
+def test_linear_benchmark_reestimates_bn_of_its_frozen_backbone():
+    from types import SimpleNamespace
+
+    from mmcls.registry import MODELS as CLS_MODELS
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+
+    from conftest import ROOT
+    cfg = Config.fromfile(f'{ROOT}/configs/benchmarks/classification/imagenet/'
+                          'resnet50_linear-8xb32-steplr-100e_in1k.py')
+    hook_cfg = [h for h in cfg.custom_hooks if h['type'].endswith('ReestimateBNHook')]
+    assert hook_cfg and hook_cfg[0]['num_batches'] == 200
+    cfg.model.backbone.update(depth=18, init_cfg=None)
+    cfg.model.head.in_channels = 512
+    model = CLS_MODELS.build(cfg.model)
+    gen = torch.Generator().manual_seed(0)
+    batches = [dict(inputs=torch.randint(0, 256, (2, 3, 32, 32), generator=gen,
+                                         dtype=torch.uint8), data_samples=None)
+               for _ in range(3)]
+    from detco_mm.engine import ReestimateBNHook
+    ReestimateBNHook(num_batches=2).before_train(SimpleNamespace(
+        model=model, train_dataloader=batches, logger=MMLogger.get_current_instance()))
+    model.train()  # frozen_stages=4 and norm_eval: BN stays in eval, statistics stay
+    images = torch.cat([model.data_preprocessor(b, False)['inputs'] for b in batches[:2]])
+    torch.testing.assert_close(model.backbone.bn1.running_mean,
+                               model.backbone.conv1(images).mean(dim=(0, 2, 3)))
+    assert not model.backbone.bn1.training

@@ -91,7 +91,7 @@ class PerStageKNNHook(Hook):
                              temperature=self.temperature, bn_stats=self.bn_stats,
                              bn_batches=self.bn_batches)
         scalars = {f'knn/{name}': value for name, value in top1.items()}
-        runner.logger.info(f'Epoch {runner.epoch} per-stage kNN top-1 (k={self.k}, '
+        runner.logger.info(f'Epoch {runner.epoch + 1} per-stage kNN top-1 (k={self.k}, '
                            f'T={self.temperature}, BN {self.bn_stats}): ' +
                            ', '.join(f'{k} {v:.2f}' for k, v in scalars.items()))
         for name, value in scalars.items():

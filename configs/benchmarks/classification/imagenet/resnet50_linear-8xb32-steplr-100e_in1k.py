@@ -37,4 +37,10 @@ default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
 # Checkpoints that --resume loads under torch's weights_only=True default (detco_mm's
 # WeightsOnlyCheckpointHook, registered in mmselfsup's HOOKS).
 custom_imports = dict(imports=['detco_mm'], allow_failed_imports=False)
-custom_hooks = [dict(type='mmselfsup.WeightsOnlyCheckpointHook')]
+# norm_eval keeps the backbone's BN statistics, and a DetCo checkpoint's are about half those
+# of the 64 px local patches: re-estimate them on 200 training batches (global views) first
+# (README "Batch-norm statistics of frozen features").
+custom_hooks = [
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
+    dict(type='mmselfsup.ReestimateBNHook', num_batches=200),
+]
