@@ -125,3 +125,40 @@ def test_linear_benchmark_reestimates_bn_of_its_frozen_backbone():
     torch.testing.assert_close(model.backbone.bn1.running_mean,
                                model.backbone.conv1(images).mean(dim=(0, 2, 3)))
     assert not model.backbone.bn1.training
+
+
+def _extract_on_rank(rank, world_size, port, out):
+    """One DDP rank: extract its DefaultSampler shard of 5 items, gather on every rank."""
+    import os
+
+    import torch.distributed as dist
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import DataLoader
+
+    from detco_mm.evaluation import extract_stage_features
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    # image i: channel 0 = i, channel 1 = 1; its pooled, normalised feature names i
+    images = torch.stack([torch.stack([torch.full((2, 2), float(i)), torch.ones(2, 2)])
+                          for i in range(5)])
+    loader = DataLoader(images, batch_size=2, sampler=DefaultSampler(images, shuffle=False))
+    feats = extract_stage_features(lambda x: [x], lambda batch, training: ([batch], None),
+                                   loader, size=5)
+    torch.save(feats, f'{out}/rank{rank}.pth')
+    dist.destroy_process_group()
+
+
+def test_extraction_is_sharded_and_gathered_in_dataset_order(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_extract_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
+    expected = F.normalize(torch.stack([torch.arange(5.), torch.ones(5)], dim=1), dim=1)
+    for rank in (0, 1):
+        (feats,) = torch.load(tmp_path / f'rank{rank}.pth')
+        # 5 items, 2 ranks: the sampler pads rank 1 with item 0; collect_results drops it
+        assert feats.shape == (5, 2)
+        torch.testing.assert_close(feats, expected)

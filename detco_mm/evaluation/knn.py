@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.dist import all_reduce, collect_results, get_world_size
+from mmengine.dist import all_gather_object, all_reduce, get_world_size
 from mmengine.runner import Runner
 
 from .features import load_query_backbone
@@ -123,7 +123,7 @@ def extract_stage_features(backbone: nn.Module, data_preprocessor: nn.Module,
     """Global-average-pooled, L2-normalised features of every backbone output.
 
     DDP: each rank extracts the shard its ``DefaultSampler`` (``shuffle=False``) gives it;
-    ``collect_results`` puts the shards back in dataset order and drops the sampler's padding.
+    the shards are gathered on every rank, in dataset order, without the sampler's padding.
 
     Args:
         backbone (nn.Module): In the mode wanted (eval for frozen features).
@@ -140,8 +140,12 @@ def extract_stage_features(backbone: nn.Module, data_preprocessor: nn.Module,
         feats = [F.normalize(torch.flatten(F.adaptive_avg_pool2d(m, 1), 1), dim=1).cpu()
                  for m in maps]
         rows.extend(zip(*feats))  # one tuple of per-stage vectors per image
-    rows = collect_results(rows, size, device='cpu')
-    return [torch.stack(stage) for stage in zip(*rows)] if rows else []
+    if get_world_size() > 1:
+        # Every rank needs the whole set (each computes the kNN); DefaultSampler gave rank r
+        # the items r, r + W, ... padded to equal lengths, so interleave, then drop the padding.
+        parts = all_gather_object(rows)
+        rows = [row for group in zip(*parts) for row in group]
+    return [torch.stack(stage) for stage in zip(*rows[:size])]
 
 
 def per_stage_knn(backbone: nn.Module, data_preprocessor: nn.Module, stages: Sequence[str],

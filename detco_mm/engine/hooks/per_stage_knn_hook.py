@@ -18,8 +18,8 @@ class PerStageKNNHook(Hook):
     ``val_dataloader`` images by the ``train_dataloader`` images, or, without
     ``val_dataloader``, each train image by the others (leave-one-out). The accuracies go to
     the log and, as ``knn/{stage}_top1`` at the current iteration, to every visualizer
-    backend (scalars.json, TensorBoard). DDP: each rank extracts a shard, gathered by
-    ``collect_results``. The datasets must give class labels (``get_gt_labels()``, e.g.
+    backend (scalars.json, TensorBoard). DDP: each rank extracts a shard, gathered on every
+    rank. The datasets must give class labels (``get_gt_labels()``, e.g.
     ``mmcls.ImageNet`` with a labelled ``meta/train.txt``).
 
     Example (``custom_hooks`` of a config)::
