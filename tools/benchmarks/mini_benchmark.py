@@ -23,8 +23,9 @@ dir. Seeds are the outer loop: a run cut short has whole seeds; to use more core
 process per seed (``--seeds 0``, ``--seeds 1``, ...) on the same work dir, then
 ``--report-only``.
 
-Sizes (``--size``; ``--epochs``, ``--queue``, ``--crop``, ``--pool``, ``--det-iters``, ``--det-scale``,
-``--seeds`` override; ``--crop`` scales the local crop, jigsaw and kNN images with it):
+Sizes (``--size``; ``--epochs``, ``--queue``, ``--crop``, ``--pool``, ``--det-iters``,
+``--det-scale``, ``--seeds`` override; ``--crop`` scales the local crop, jigsaw and kNN images
+with it; ``--skip-det`` leaves the detection fine-tunes for a later call):
     tiny:  32 px crops, 1 epoch, 2 detection steps at 64 px: a CI smoke test on
            tools/data/make_synthetic_images.py.
     small: 64 px crops, 10 epochs, 300 detection steps at 320 px, seeds 0 1 2: meant for
