@@ -59,6 +59,33 @@ def tiny_pretrain_options(data_root: str, max_epochs: int) -> list:
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']
 
 
+TINY_KNN_CONFIG = '''
+_base_ = {base!r}
+knn_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmcls.ResizeEdge', scale=40, edge='short', backend='pillow'),
+    dict(type='mmcls.CenterCrop', crop_size=32),
+    dict(type='PackSelfSupInputs', meta_keys=['img_path'])
+]
+custom_hooks = [
+    dict(type='QueueBatchCheckHook'),
+    dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='PerStageKNNHook', interval=1, k=3,
+         train_dataloader=dict(batch_size=3, num_workers=0, dataset=dict(
+             type='mmcls.ImageNet', data_root={root!r}, ann_file={ann!r},
+             data_prefix='train/', pipeline=knn_pipeline)))
+]
+'''
+
+
+def tiny_knn_config(tmp_path, data_root: str, ann_file: str = 'meta/train.txt') -> str:
+    """The tiny config plus a ``PerStageKNNHook`` on the labelled images of ``data_root``
+    (32 px centre crops, k=3, every epoch); returns the config's path."""
+    config = tmp_path / 'tiny_knn.py'
+    config.write_text(TINY_KNN_CONFIG.format(base=TINY_CONFIG, root=data_root, ann=ann_file))
+    return str(config)
+
+
 @pytest.fixture(scope='session')
 def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
     """Work dir of ONE tiny pretraining run (1 epoch, 2 steps) shared by every test that only

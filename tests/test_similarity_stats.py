@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
 from conftest import TINY_CONFIG
+from detco_mm.evaluation import similarity_moments, summarize
+from detco_mm.models import DetCoHead
 
 SCRIPT = Path(__file__).resolve().parents[1] / 'tools' / 'analysis' / 'similarity_stats.py'
 # A script, not a package module: load it by path.
@@ -25,35 +27,46 @@ CONTRASTS = ('g2g', 'l2l', 'l2g')
 STATS = ('pos_mean', 'pos_std', 'neg_mean', 'neg_std', 'margin_mean')
 
 
+def head_stats(q, k, queue):
+    """Statistics of one g2g term through the head's own similarities, as the tool gets them."""
+    head = DetCoHead(stages=('res5',), loss_weights=(1.,), contrasts=('g2g',),
+                     queue_len=queue.shape[1], feat_dim=queue.shape[0])
+    head.queue_g.copy_(queue[None])
+    (l_pos, l_neg), = head.similarities({'g': [q]}, {'g': [k]}).values()
+    return summarize(similarity_moments(l_pos, l_neg)), (l_pos, l_neg)
+
+
 def test_identical_query_and_key_give_positive_one():
     q = torch.randn(5, 16)
     queue = F.normalize(torch.randn(16, 32), dim=0)
-    stats = similarity_stats.similarity_stats(q, 3 * q, queue)  # keys need no normalising
+    stats, _ = head_stats(q, 3 * q, queue)  # keys need no normalising
     assert stats['pos_mean'] == pytest.approx(1.0, abs=1e-6)
     assert stats['pos_std'] == pytest.approx(0.0, abs=1e-3)
 
 
-def test_known_queue_gives_known_negatives_and_margin():
+def test_known_queue_gives_known_negatives_margin_and_histogram():
     e = torch.eye(3)
     q = torch.stack([e[0], 2 * e[0]])  # both queries point along e0
     k = e[[1, 0]]  # positives: 0 and 1
     queue = torch.stack([e[0], -e[0], e[1], e[2]], dim=1)  # (D, K): negatives 1, -1, 0, 0
-    stats = similarity_stats.similarity_stats(q, k, queue)
+    stats, (l_pos, l_neg) = head_stats(q, k, queue)
     assert stats['pos_mean'] == pytest.approx(0.5)
     assert stats['pos_std'] == pytest.approx(0.5)
     assert stats['neg_mean'] == pytest.approx(0.0)
     assert stats['neg_std'] == pytest.approx(math.sqrt(0.5))
     assert stats['margin_mean'] == pytest.approx(((0 - 1) + (1 - 1)) / 2)
+    hist = similarity_moments(l_pos, l_neg, bins=4)['neg_hist']  # bins of width 0.5 on [-1, 1]
+    assert hist.tolist() == [2, 0, 4, 2]  # -1 twice; 0 four times (bin [0, 0.5)); 1 twice
 
 
 def test_moments_add_up_over_batches():
     q, k = torch.randn(8, 16), torch.randn(8, 16)
     queue = F.normalize(torch.randn(16, 64), dim=0)
-    halves = [similarity_stats.similarity_moments(q[s], k[s], queue)
-              for s in (slice(0, 3), slice(3, 8))]
+    _, (l_pos, l_neg) = head_stats(q, k, queue)
+    halves = [similarity_moments(l_pos[s], l_neg[s]) for s in (slice(0, 3), slice(3, 8))]
     total = {key: halves[0][key] + halves[1][key] for key in halves[0]}
-    whole = similarity_stats.similarity_stats(q, k, queue)
-    assert similarity_stats.summarize(total) == pytest.approx(whole, abs=1e-6)
+    assert summarize(total) == pytest.approx(head_stats(q, k, queue)[0], abs=1e-6)
+    torch.testing.assert_close(total['neg_hist'], similarity_moments(l_pos, l_neg)['neg_hist'])
 
 
 def run_script(*args):
@@ -65,9 +78,12 @@ def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_p
     checkpoint = tmp_path / 'detco.pth'
     torch.save({'meta': {'epoch': 1}, 'state_dict': MODELS.build(tiny_cfg.model).state_dict()},
                checkpoint)
-    out = tmp_path / 'out' / 'stats.json'
+    other = tmp_path / 'other.pth'  # a second checkpoint, side by side
+    torch.save({'meta': {'epoch': 2}, 'state_dict': MODELS.build(tiny_cfg.model).state_dict()},
+               other)
+    out, png = tmp_path / 'out' / 'stats.json', tmp_path / 'out' / 'fig9.png'
     proc = run_script(checkpoint, '--data-root', synthetic_root, '--num-batches', 2,
-                      '--batch-size', 3, '--out', out)
+                      '--batch-size', 3, '--out', out, '--compare', other, '--plot', png)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result['num_samples'] == 6
@@ -81,6 +97,12 @@ def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_p
             assert -1 <= values['pos_mean'] <= 1 and -1 <= values['neg_mean'] <= 1
         assert set(result['g2g_vs_l2g'][stage]) == {'dP', 'dN'}
     assert 'res5   l2g' in proc.stdout and 'dP' in proc.stdout
+    # histograms count every positive (6 queries) and negative (6 x queue length) pair
+    hist = result['histograms']['res3']['l2g']
+    assert sum(hist['pos']) == 6 and sum(hist['neg']) == 6 * tiny_cfg.model.head.queue_len
+    assert result['compare']['checkpoint'] == str(other)
+    assert result['compare']['stats'] != result['stats']  # other weights, other numbers
+    assert png.stat().st_size > 0
 
 
 def test_non_detco_checkpoint_gives_one_error_line(tmp_path, synthetic_root):
@@ -91,7 +113,7 @@ def test_non_detco_checkpoint_gives_one_error_line(tmp_path, synthetic_root):
     assert 'Traceback' not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if 'error:' in line]
     assert errors == [f'similarity_stats.py: error: {checkpoint}: not a DetCo checkpoint, no '
-                      f'head.queue_g in its state_dict (its modules: backbone)']
+                      f'neck.global_mlps.* keys of DetCoNeck (its modules: backbone)']
 
 
 def test_missing_checkpoint_and_empty_data_root_fail_clearly(tiny_cfg, tmp_path, synthetic_root,
@@ -99,7 +121,7 @@ def test_missing_checkpoint_and_empty_data_root_fail_clearly(tiny_cfg, tmp_path,
     missing = tmp_path / 'missing.pth'
     with pytest.raises(SystemExit):
         similarity_stats.main([TINY_CONFIG, str(missing), '--data-root', synthetic_root])
-    assert f'{missing}: no such checkpoint file' in capsys.readouterr().err
+    assert f'{missing}: no such file' in capsys.readouterr().err
 
     checkpoint = tmp_path / 'detco.pth'
     torch.save({'state_dict': MODELS.build(tiny_cfg.model).state_dict()}, checkpoint)

@@ -13,22 +13,24 @@ images under ``--data-root``; queries from the query encoder, keys from the mome
 encoder. The model is in eval mode, so batch norm uses its running statistics and the keys
 need no shuffle-BN; nothing is enqueued, every batch sees the checkpoint's queues.
 Fig. 9 plots exp(cos) of per-batch means; this reports cosine similarity over all samples
-(exp is monotonic, the ordering of g2g and l2g is the same).
+(exp is monotonic, the ordering of g2g and l2g is the same). ``--plot`` draws their
+histograms per stage (g2g vs l2g, positives and negatives), ``--compare`` a second checkpoint
+beside the first (e.g. an early and a late epoch, or DetCo vs HIC-only).
 
 Example:
     python tools/analysis/similarity_stats.py \
         configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py \
-        work_dirs/detco_demo/epoch_2.pth --data-root data/detco_demo/ --out stats.json
+        work_dirs/detco_demo/epoch_2.pth --data-root data/detco_demo/ --out stats.json \
+        --compare work_dirs/detco_demo/epoch_1.pth --plot fig9.png
 """
 import argparse
+import itertools
 import json
 import os
 import os.path as osp
-import re
-from typing import Dict, Tuple
+from typing import Dict
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
@@ -36,155 +38,14 @@ from mmengine.runner import set_random_seed
 from torch.utils.data import DataLoader
 
 import detco_mm  # noqa: F401  registers DetCo, repairs mmselfsup's registries
-from detco_mm.models.algorithms.detco import VIEW_INPUTS, DetCo
-from detco_mm.models.heads.detco_head import CONTRASTS, negative_logits, positive_logits
-from mmselfsup.registry import DATASETS, MODELS
-
-# The buffers only DetCoHead has: one queue per key view ('g', 'l').
-QUEUE_KEYS = ('head.queue_g', 'head.queue_l')
+from detco_ckpt import CheckpointError
+from detco_mm.evaluation import collect_similarities, load_detco, summarize
+from detco_mm.evaluation.similarity import NUM_BINS
+from mmselfsup.registry import DATASETS
 
 
 class StatsError(Exception):
-    """A wrong input (checkpoint, config or data root); its message is one line."""
-
-
-def similarity_moments(q: torch.Tensor, k: torch.Tensor,
-                       queue: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """Sums of the similarities of one batch, which add up over batches.
-
-    A queue holds up to 65536 keys, so the (N, K) negatives of all batches cannot be kept;
-    counts, sums and sums of squares (float64, values lie in [-1, 1]) can.
-
-    Args:
-        q (Tensor): Queries, (N, D), not necessarily normalised.
-        k (Tensor): The key of each query, (N, D), not necessarily normalised.
-        queue (Tensor): Negative keys, (D, K), L2-normalised along D as ``DetCoHead``
-            stores them; used as is, like the loss does.
-
-    Returns:
-        dict[str, Tensor]: float64 scalars ``num_pos``, ``pos_sum``, ``pos_sq_sum``,
-        ``num_neg``, ``neg_sum``, ``neg_sq_sum`` and ``margin_sum`` (sum over queries of
-        pos - max(neg)).
-    """
-    q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
-    # The functions the loss uses, so the numbers are those behind each InfoNCE term.
-    pos = positive_logits(q, k).squeeze(1).double()  # (N,)
-    neg = negative_logits(q, queue).double()  # (N, K)
-    return dict(
-        num_pos=pos.new_tensor(pos.numel()),
-        pos_sum=pos.sum(),
-        pos_sq_sum=pos.square().sum(),
-        num_neg=neg.new_tensor(neg.numel()),
-        neg_sum=neg.sum(),
-        neg_sq_sum=neg.square().sum(),
-        margin_sum=(pos - neg.max(dim=1).values).sum())
-
-
-def summarize(moments: Dict[str, torch.Tensor]) -> Dict[str, float]:
-    """Means and (population) standard deviations from ``similarity_moments`` sums.
-
-    Args:
-        moments (dict[str, Tensor]): Output of ``similarity_moments``, or the sum of
-            several.
-
-    Returns:
-        dict[str, float]: ``pos_mean``, ``pos_std``, ``neg_mean``, ``neg_std`` (over all
-        query-negative pairs) and ``margin_mean`` (mean over queries of pos - max(neg)).
-    """
-    def mean_std(prefix: str, num: torch.Tensor) -> Tuple[float, float]:
-        mean = moments[f'{prefix}_sum'] / num
-        # Rounding can make E[x^2] - E[x]^2 slightly negative when all values are equal.
-        var = (moments[f'{prefix}_sq_sum'] / num - mean.square()).clamp(min=0)
-        return mean.item(), var.sqrt().item()
-
-    pos_mean, pos_std = mean_std('pos', moments['num_pos'])
-    neg_mean, neg_std = mean_std('neg', moments['num_neg'])
-    return dict(pos_mean=pos_mean, pos_std=pos_std, neg_mean=neg_mean, neg_std=neg_std,
-                margin_mean=(moments['margin_sum'] / moments['num_pos']).item())
-
-
-def similarity_stats(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor) -> Dict[str, float]:
-    """Similarity statistics of one set of queries, keys and a queue.
-
-    Args:
-        q (Tensor): Queries, (N, D), not necessarily normalised.
-        k (Tensor): The key of each query, (N, D), not necessarily normalised.
-        queue (Tensor): L2-normalised negative keys, (D, K).
-
-    Returns:
-        dict[str, float]: See ``summarize``.
-    """
-    return summarize(similarity_moments(q, k, queue))
-
-
-def load_detco_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The ``state_dict`` of a DetCo training checkpoint, loaded with ``weights_only=True``.
-
-    Only ``state_dict`` is read; it holds tensors, so ``decode_checkpoint`` (which restores
-    the message hub of ``WeightsOnlyCheckpointHook`` checkpoints) has nothing to undo there.
-
-    Args:
-        path (str): Checkpoint file, e.g. ``work_dirs/.../epoch_200.pth``.
-
-    Returns:
-        dict[str, Tensor]: ``DetCo.state_dict()``.
-
-    Raises:
-        StatsError: Missing or unreadable file, no ``state_dict``, or not DetCo's.
-    """
-    if not osp.isfile(path):
-        raise StatsError(f'{path}: no such checkpoint file')
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch.load raises many types for foreign or damaged files
-        # torch's refusal runs over many lines; the object it refused is what matters.
-        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', str(error))
-        cause = (f'it holds a {unsafe.group(1)} object' if unsafe else
-                 f'{type(error).__name__}: {" ".join(str(error).split())[:160]}')
-        raise StatsError(f'{path}: not a checkpoint torch.load(weights_only=True) reads '
-                         f'({cause})') from None
-    state_dict = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
-    if not isinstance(state_dict, dict):
-        raise StatsError(f'{path}: not an mmengine checkpoint, no state_dict entry')
-    if not any(key in state_dict for key in QUEUE_KEYS):
-        modules = sorted({key.split('.')[0] for key in state_dict})
-        raise StatsError(f'{path}: not a DetCo checkpoint, no {QUEUE_KEYS[0]} in its '
-                         f'state_dict (its modules: {", ".join(modules) or "none"})')
-    return state_dict
-
-
-def build_detco(cfg: Config, config: str, state_dict: Dict[str, torch.Tensor],
-                checkpoint: str) -> DetCo:
-    """The config's DetCo with the checkpoint's weights and queues.
-
-    Args:
-        cfg (Config): The loaded config.
-        config (str): Its path, for the messages.
-        state_dict (dict[str, Tensor]): From ``load_detco_state_dict``.
-        checkpoint (str): Its path, for the messages.
-
-    Returns:
-        DetCo: The model, on the CPU, in training mode.
-
-    Raises:
-        StatsError: The config's model is not DetCo or does not fit the checkpoint.
-    """
-    model = MODELS.build(cfg.model)
-    if not isinstance(model, DetCo):
-        raise StatsError(f'{config}: model is {type(model).__name__}, not DetCo')
-    # A one-line summary instead of load_state_dict's list of every mismatching tensor.
-    own = model.state_dict()
-    missing = [key for key in own if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in own]
-    resized = [key for key in own
-               if key in state_dict and own[key].shape != state_dict[key].shape]
-    if missing or unexpected or resized:
-        first = (missing or unexpected or resized)[0]
-        raise StatsError(f'{checkpoint} does not fit the model of {config}: {len(missing)} '
-                         f'missing, {len(unexpected)} unexpected, {len(resized)} differently '
-                         f'shaped tensors (first: {first})')
-    model.load_state_dict(state_dict)
-    return model
+    """A wrong input (config or data root); its message is one line."""
 
 
 def build_dataset(cfg: Config, data_root: str):
@@ -214,30 +75,6 @@ def build_dataset(cfg: Config, data_root: str):
     if len(dataset) == 0:
         raise StatsError(f'{data_root}: no images for {layout}')
     return dataset
-
-
-@torch.no_grad()
-def batch_moments(model: DetCo, inputs: list) -> Dict[Tuple[str, str], Dict[str, torch.Tensor]]:
-    """``similarity_moments`` of every stage and contrast for one preprocessed batch.
-
-    Args:
-        model (DetCo): In eval mode.
-        inputs (list[Tensor]): [global q, global k, local q, local k], each (N, 3, H, W).
-
-    Returns:
-        dict[tuple[str, str], dict[str, Tensor]]: (stage, contrast) -> moments.
-    """
-    views = model.head.views
-    queries = {v: model.encode(model, inputs[VIEW_INPUTS[v][0]], v) for v in views}
-    keys = {v: model.encode(model.encoder_k.module, inputs[VIEW_INPUTS[v][1]], v)
-            for v in views}
-    moments = dict()
-    for i, stage in enumerate(model.head.stages):
-        for contrast in model.head.contrasts:
-            q_view, k_view = CONTRASTS[contrast]
-            moments[stage, contrast] = similarity_moments(
-                queries[q_view][i], keys[k_view][i], model.head.queue(k_view, i))
-    return moments
 
 
 def format_table(stats: Dict[str, Dict[str, Dict[str, float]]],
@@ -272,7 +109,71 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--seed', type=int, default=0,
                         help='seeds the choice of images and their augmentations')
     parser.add_argument('--out', help='write the statistics to this JSON file')
+    parser.add_argument('--compare', help='a second DetCo checkpoint, side by side')
+    parser.add_argument('--plot', help='write the Fig. 9 histograms to this PNG')
     return parser
+
+
+def analyse(args, cfg: Config, checkpoint: str, dataset) -> dict:
+    """Statistics, g2g vs l2g deltas and histograms of one checkpoint."""
+    model = load_detco(cfg, args.config, checkpoint)
+    needed, num_views = model.num_input_views, len(dataset[0]['inputs'])
+    if num_views < needed:
+        raise StatsError(f'{args.config}: the train pipeline gives {num_views} views, '
+                         f'contrasts {model.head.contrasts} need {needed}')
+    model.to(args.device).eval()
+    # A random (seeded) subset: ImageNet's ann_file is sorted by class.
+    loader = DataLoader(dataset, batch_size=args.batch_size or cfg.train_dataloader.batch_size,
+                        shuffle=True, num_workers=args.num_workers, collate_fn=default_collate,
+                        generator=torch.Generator().manual_seed(args.seed))
+    totals, num_samples = collect_similarities(model, itertools.islice(loader,
+                                                                       args.num_batches))
+    stats = {stage: {c: summarize(totals[stage, c]) for c in model.head.contrasts}
+             for stage in model.head.stages}
+    deltas = dict()
+    if {'g2g', 'l2g'} <= set(model.head.contrasts):
+        deltas = {stage: dict(dP=s['g2g']['pos_mean'] - s['l2g']['pos_mean'],
+                              dN=s['g2g']['neg_mean'] - s['l2g']['neg_mean'])
+                  for stage, s in stats.items()}
+    histograms = {stage: {c: {part: totals[stage, c][f'{part}_hist'].tolist()
+                              for part in ('pos', 'neg')} for c in model.head.contrasts}
+                  for stage in model.head.stages}
+    print(f'{checkpoint}: {num_samples} images of {args.data_root}, queue length '
+          f'{model.head.queue_len}, cosine similarity; margin = mean of pos - max(neg)')
+    print(format_table(stats, deltas))
+    return dict(checkpoint=checkpoint, num_samples=num_samples,
+                queue_len=model.head.queue_len, stats=stats, g2g_vs_l2g=deltas,
+                histograms=histograms)
+
+
+def plot(results: list, out: str) -> None:
+    """Fig. 9: per stage (rows) and checkpoint (columns), densities of the positive (solid)
+    and negative (dashed) similarities of g2g and l2g (or of whatever contrasts ran)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    stages = list(results[0]['stats'])
+    fig, axes = plt.subplots(len(stages), len(results), squeeze=False, sharex=True,
+                             figsize=(5 * len(results), 2.2 * len(stages)))
+    centres = [-1 + (i + 0.5) * 2 / NUM_BINS for i in range(NUM_BINS)]
+    for col, result in enumerate(results):
+        for row, stage in enumerate(stages):
+            ax = axes[row, col]
+            for i, (contrast, hists) in enumerate(result['histograms'][stage].items()):
+                if contrast not in ('g2g', 'l2g') and {'g2g', 'l2g'} <= set(
+                        result['histograms'][stage]):
+                    continue
+                for part, style in (('pos', '-'), ('neg', '--')):
+                    total = sum(hists[part]) or 1
+                    ax.plot(centres, [c / total for c in hists[part]], style, color=f'C{i}',
+                            label=f'{contrast} {part}')
+            ax.set_title(f'{osp.basename(result["checkpoint"])} {stage}', fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    fig.supxlabel('cosine similarity (query vs own key: pos, vs queue: neg)')
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    print(f'Wrote {out}')
 
 
 def main(argv=None) -> None:
@@ -281,54 +182,25 @@ def main(argv=None) -> None:
     if args.num_batches < 1 or (args.batch_size is not None and args.batch_size < 1):
         parser.error('--num-batches and --batch-size must be positive')
     init_default_scope('mmselfsup')
-    set_random_seed(args.seed)
+    results = []
     try:
-        state_dict = load_detco_state_dict(args.checkpoint)
         cfg = Config.fromfile(args.config)
         dataset = build_dataset(cfg, args.data_root)
-        model = build_detco(cfg, args.config, state_dict, args.checkpoint)
-        needed = model.num_input_views
-        num_views = len(dataset[0]['inputs'])
-        if num_views < needed:
-            raise StatsError(f'{args.config}: the train pipeline gives {num_views} views, '
-                             f'contrasts {model.head.contrasts} need {needed}')
-    except StatsError as error:
+        for checkpoint in [args.checkpoint] + ([args.compare] if args.compare else []):
+            set_random_seed(args.seed)  # the same images and views for both checkpoints
+            results.append(analyse(args, cfg, checkpoint, dataset))
+    except (CheckpointError, StatsError, ValueError) as error:
         parser.exit(1, f'{parser.prog}: error: {error}\n')
 
-    model.to(args.device).eval()
-    # A random (seeded) subset: ImageNet's ann_file is sorted by class.
-    loader = DataLoader(dataset, batch_size=args.batch_size or cfg.train_dataloader.batch_size,
-                        shuffle=True, num_workers=args.num_workers, collate_fn=default_collate,
-                        generator=torch.Generator().manual_seed(args.seed))
-    totals, num_samples = dict(), 0
-    for step, batch in enumerate(loader):
-        if step == args.num_batches:
-            break
-        inputs, _ = model.data_preprocessor(batch, False)
-        for name, moments in batch_moments(model, inputs).items():
-            total = totals.setdefault(name, dict.fromkeys(moments, 0))
-            for key, value in moments.items():
-                total[key] = total[key] + value
-        num_samples += inputs[0].shape[0]
-
-    stats = {stage: {c: summarize(totals[stage, c]) for c in model.head.contrasts}
-             for stage in model.head.stages}
-    deltas = dict()
-    if {'g2g', 'l2g'} <= set(model.head.contrasts):
-        deltas = {stage: dict(dP=s['g2g']['pos_mean'] - s['l2g']['pos_mean'],
-                              dN=s['g2g']['neg_mean'] - s['l2g']['neg_mean'])
-                  for stage, s in stats.items()}
-    print(f'{args.checkpoint}: {num_samples} images of {args.data_root}, queue length '
-          f'{model.head.queue_len}, cosine similarity; margin = mean of pos - max(neg)')
-    print(format_table(stats, deltas))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as file:
-            json.dump(dict(config=args.config, checkpoint=args.checkpoint,
-                           data_root=args.data_root, num_samples=num_samples,
-                           queue_len=model.head.queue_len, stats=stats,
-                           g2g_vs_l2g=deltas), file, indent=2)
+            json.dump(dict(config=args.config, data_root=args.data_root, **results[0],
+                           compare=results[1] if args.compare else None), file, indent=2)
         print(f'Wrote {args.out}')
+    if args.plot:
+        os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
+        plot(results, args.plot)
 
 
 if __name__ == '__main__':

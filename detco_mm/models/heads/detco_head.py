@@ -182,6 +182,39 @@ class DetCoHead(BaseModule):
         ``ContrastiveHead`` computes it in ``forward``."""
         return self.contrastive(l_pos, l_neg)
 
+    def similarities(self, queries: Dict[str, List[torch.Tensor]],
+                     keys: Dict[str, List[torch.Tensor]]
+                     ) -> Dict[Tuple[str, str], Tuple[torch.Tensor, torch.Tensor]]:
+        """Cosine similarities behind every loss term of eq. 1, the queues left as they are.
+
+        Args:
+            queries (dict[str, list[Tensor]]): View ('g', 'l') -> one (N, D) tensor per stage,
+                not necessarily normalised.
+            keys (dict[str, list[Tensor]]): The same for the momentum encoder's keys.
+
+        Returns:
+            dict[tuple[str, str], tuple[Tensor, Tensor]]: (stage, contrast) -> positive
+            (N, 1) and negative (N, K) similarities, the latter against the queue of the
+            key's view and stage (before the temperature).
+        """
+        for view in self.views:
+            for name, feats in (('queries', queries), ('keys', keys)):
+                if len(feats.get(view, ())) != len(self.stages):
+                    raise ValueError(
+                        f'DetCoHead: {name}["{view}"] must hold one tensor per stage '
+                        f'{self.stages}, got {len(feats.get(view, ()))}')
+        q = {v: [F.normalize(x, dim=1) for x in queries[v]] for v in self.views}
+        k = {v: [F.normalize(x, dim=1) for x in keys[v]] for v in self.views}
+        logits = dict()
+        for i, stage in enumerate(self.stages):
+            for contrast in self.contrasts:
+                q_view, k_view = CONTRASTS[contrast]
+                # positive logits: Nx1, negative logits: NxK
+                logits[stage, contrast] = (
+                    positive_logits(q[q_view][i], k[k_view][i]),
+                    negative_logits(q[q_view][i], self.queue(k_view, i).clone().detach()))
+        return logits
+
     def forward(self, queries: Dict[str, List[torch.Tensor]],
                 keys: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
         """Loss terms of eq. 1, then enqueue the keys.
@@ -194,28 +227,15 @@ class DetCoHead(BaseModule):
         Returns:
             dict[str, Tensor]: ``loss_{c}_{stage}`` (weighted) and ``nce_{c}_{stage}``.
         """
-        for view in self.views:
-            for name, feats in (('queries', queries), ('keys', keys)):
-                if len(feats.get(view, ())) != len(self.stages):
-                    raise ValueError(
-                        f'DetCoHead: {name}["{view}"] must hold one tensor per stage '
-                        f'{self.stages}, got {len(feats.get(view, ()))}')
-        q = {v: [F.normalize(x, dim=1) for x in queries[v]] for v in self.views}
-        k = {v: [F.normalize(x, dim=1) for x in keys[v]] for v in self.views}
-
         losses = dict()
-        for i, stage in enumerate(self.stages):
-            for contrast in self.contrasts:
-                q_view, k_view = CONTRASTS[contrast]
-                # positive logits: Nx1, negative logits: NxK
-                l_pos = positive_logits(q[q_view][i], k[k_view][i])
-                l_neg = negative_logits(q[q_view][i], self.queue(k_view, i).clone().detach())
-                nce = self.infonce(l_pos, l_neg)
-                losses[f'loss_{contrast}_{stage}'] = self.loss_weights[i] * nce
-                losses[f'nce_{contrast}_{stage}'] = nce.detach()
+        for (stage, contrast), (l_pos, l_neg) in self.similarities(queries, keys).items():
+            nce = self.infonce(l_pos, l_neg)
+            weight = self.loss_weights[self.stages.index(stage)]
+            losses[f'loss_{contrast}_{stage}'] = weight * nce
+            losses[f'nce_{contrast}_{stage}'] = nce.detach()
 
         for view in self.key_views:
-            self._dequeue_and_enqueue(view, k[view])
+            self._dequeue_and_enqueue(view, [F.normalize(x, dim=1) for x in keys[view]])
         return losses
 
     @torch.no_grad()

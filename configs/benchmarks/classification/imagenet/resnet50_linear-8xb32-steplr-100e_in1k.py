@@ -42,5 +42,9 @@ default_hooks = dict(
 custom_imports = dict(imports=['detco_mm'], allow_failed_imports=False)
 custom_hooks = [
     dict(type='mmselfsup.PretrainedCheckHook'),
-    dict(type='mmselfsup.WeightsOnlyCheckpointHook')
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
+    # norm_eval keeps the backbone's BN statistics, and a DetCo checkpoint's are about half
+    # those of the 64 px local patches: re-estimate them on 200 training batches (global views)
+    # first (README "Batch-norm statistics of frozen features").
+    dict(type='mmselfsup.ReestimateBNHook', num_batches=200),
 ]
