@@ -24,7 +24,7 @@ C4_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
 # 2 steps; 4 of the 16 held-out images predicted (CocoMetric still scores all 16)
 TINY_RUN = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
-            'val_dataloader.dataset.indices=4']
+            'val_dataloader.dataset.indices=4', 'custom_hooks.2.num_iter=1']
 
 
 def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
