@@ -2,6 +2,7 @@
 """Pretrain (tiny DetCo) -> convert -> fine-tune an mmdet Mask R-CNN -> CocoMetric, end to end,
 through `make transfer-demo`'s script in its tiny size; and the runs that must not start:
 a pretrained file that would leave part of the backbone (or res5 of C4) at random."""
+import importlib.util
 import os
 import os.path as osp
 import re
@@ -13,12 +14,15 @@ import torch
 from detco_ckpt import CheckpointError
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmselfsup.registry import MODELS
 
 from conftest import ROOT
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 LINEAR_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'classification', 'imagenet',
                          'resnet50_linear-8xb32-steplr-100e_in1k.py')
+SVM_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'classification', 'voc07',
+                      'resnet50_svm-res2-res5_voc07.py')
 C4_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
                      'mask-rcnn_r50-c4_ms-12k_coco.py')
 # 2 steps; 4 of the 16 held-out images predicted (CocoMetric still scores all 16)
@@ -148,3 +152,22 @@ def test_linear_classification_refuses_wrong_depth(tiny_backbone, synthetic_root
                'train_dataloader.dataset.data_prefix': 'train'}
     message = train_until_first_iteration(LINEAR_CONFIG, synthetic_root, options, tmp_path)
     assert message.startswith(f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config')
+
+
+def test_voc07_svm_extraction_refuses_wrong_depth(tiny_backbone):
+    """extract_voc07.py initialises the model outside a Runner: its own check refuses a
+    ResNet-18 file in the ResNet-50 SVM config."""
+    spec = importlib.util.spec_from_file_location(
+        'extract_voc07', osp.join(ROOT, 'tools', 'benchmarks', 'classification',
+                                  'extract_voc07.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = Config.fromfile(SVM_CONFIG)
+    cfg.model.backbone.init_cfg.checkpoint = tiny_backbone
+    cfg.model.neck.hid_channels = 16  # only the backbone matters; keep the model small
+    cfg.model.head.queue_len = 64
+    model = tool.checked_build(MODELS.build)(cfg.model)
+    with pytest.raises(CheckpointError) as error:
+        model.init_weights()
+    assert str(error.value).startswith(
+        f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config')

@@ -3,8 +3,10 @@
 
 The shipped script batches with ``pseudo_collate``, whose tuples ``SelfSupDataPreprocessor``
 cannot index (``TypeError: tuple indices must be integers or slices, not tuple``). This
-wrapper swaps in ``default_collate`` (what the pretraining dataloaders use) and runs the
-script unchanged, with the same arguments:
+wrapper swaps in ``default_collate`` (what the pretraining dataloaders use), checks that the
+backbone loaded completely from the pretrained file (as ``PretrainedCheckHook`` does in every
+training run: the script builds and initialises the model itself, outside a Runner) and runs
+the script unchanged, with the same arguments:
 
     python tools/benchmarks/classification/extract_voc07.py \
         configs/benchmarks/classification/voc07/resnet50_svm-res2-res5_voc07.py \
@@ -17,13 +19,40 @@ import sys
 
 import mmengine.dataset
 import mmselfsup
+from detco_ckpt import CheckpointError
+from mmselfsup.registry import MODELS
 
-import detco_mm  # noqa: F401  (repairs mmselfsup's registries)
+from detco_mm.engine import check_pretrained_inits
 
 SCRIPT = osp.join(mmselfsup.__path__[0], '.mim', 'tools', 'benchmarks', 'classification',
                   'svm_voc07', 'extract.py')
 
-if __name__ == '__main__':
+
+def checked_build(build):
+    """``MODELS.build`` whose algorithms (models with a ``backbone``) check their pretrained
+    load right after ``init_weights()``, the call extract.py makes."""
+    def build_model(cfg, *args, **kwargs):
+        model = build(cfg, *args, **kwargs)
+        if getattr(model, 'backbone', None) is not None:
+            init_weights = model.init_weights
+
+            def checked_init_weights():
+                init_weights()
+                check_pretrained_inits(model)
+            model.init_weights = checked_init_weights
+        return model
+    return build_model
+
+
+def main() -> None:
     mmengine.dataset.pseudo_collate = mmengine.dataset.default_collate
+    MODELS.build = checked_build(MODELS.build)
     sys.argv[0] = SCRIPT
-    runpy.run_path(SCRIPT, run_name='__main__')
+    try:
+        runpy.run_path(SCRIPT, run_name='__main__')
+    except CheckpointError as error:
+        sys.exit(f'extract_voc07.py: error: {error}')
+
+
+if __name__ == '__main__':
+    main()
