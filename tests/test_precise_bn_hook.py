@@ -72,7 +72,10 @@ def run(tmp_path, max_iters, val_interval=None, num_iter=3):
                        val_interval=val_interval or max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         custom_hooks=[dict(type='mmselfsup.PreciseBNHook', num_iter=num_iter)],
-        default_hooks=dict(checkpoint=None), default_scope='mmselfsup', **val)))
+        default_hooks=dict(checkpoint=None), default_scope='mmselfsup',
+        # a logger of its own: two runs in the same second would share mmengine's
+        # timestamp-named one, and this run's log would go to the other's file
+        experiment_name=f'precise_bn_{tmp_path.name}', **val)))
     runner.train()
     log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
     return runner.model.bn, log
