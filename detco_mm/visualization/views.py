@@ -26,10 +26,12 @@ def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:
     """
     pipeline = dataset_cfg.pipeline
     types = [t.get('type') for t in pipeline]
-    if 'MultiView' not in types:
+    # MultiView, or MultiViewWithMeta (the same views, keeping each view's jigsaw grid)
+    multi = [i for i, t in enumerate(types) if str(t).startswith('MultiView')]
+    if not multi:
         raise ValueError(f'train_dataloader.dataset.pipeline has no MultiView (types: '
                          f'{types}): not a DetCo/MoCo-style config')
-    cut = types.index('MultiView')
+    cut = multi[0]
     dataset = DATASETS.build({**copy.deepcopy(dataset_cfg), 'pipeline': pipeline[:cut]})
     return dataset, TRANSFORMS.build(pipeline[cut]).transforms
 
