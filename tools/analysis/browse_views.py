@@ -8,6 +8,8 @@ mosaic the network sees (paper 3.3). Uses the config's own dataset and pipeline.
 Example:
     python tools/analysis/browse_views.py configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py \
         --data-root data/detco_demo/ --num 4
+    python tools/analysis/browse_views.py configs/detco/detco_resnet50_8xb32-coslr-800e_coco.py \
+        --data-root ../shared/data/coco_mini/
 """
 import argparse
 import os
@@ -19,7 +21,7 @@ matplotlib.use('Agg')  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
@@ -43,7 +45,8 @@ def save_figure(views, title: str, out: str) -> None:
             for slot, cell in enumerate(view['perm']):
                 x1, y1, x2, y2 = view['boxes'][cell]
                 ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color='yellow'))
-                ax.text(x1 + 2, y1 + 2, str(slot), color='yellow', va='top', fontsize=8)
+                ax.text(x1 + 1, y1 + 1, str(slot), color='yellow', va='top', fontsize=9,
+                        bbox=dict(facecolor='black', alpha=0.6, pad=1, lw=0))
             ax.set_title(f'{view["name"]}: crop, patches', fontsize=9)
             ax.axis('off')
         ax = next(axes)
@@ -63,10 +66,13 @@ def main() -> None:
     parser.add_argument('--num', type=int, default=4, help='number of images')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random augmentations')
     parser.add_argument('--out', default='work_dirs/views', help='output folder')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='config overrides, as for mim train')
     args = parser.parse_args()
 
     init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         cfg.train_dataloader.dataset.data_root = args.data_root
     dataset, view_pipelines = build_view_sampler(cfg.train_dataloader.dataset)

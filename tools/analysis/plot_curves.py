@@ -30,12 +30,16 @@ from detco_mm.visualization import load_curves, scalar_files  # noqa: E402
 
 
 def chance_levels(work_dir: str):
-    """(ln(K + 1) per term, the total loss at that level) from the run's saved config."""
+    """(ln(K + 1) per term, the total loss at that level) from the run's saved config, or
+    (None, None) without a saved DetCo config."""
     configs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'config.py')))
     if not configs:
         return None, None
+    head = Config.fromfile(configs[-1]).model.get('head', {})
+    if head.get('type') != 'DetCoHead':
+        return None, None
     defaults = {n: p.default for n, p in inspect.signature(DetCoHead).parameters.items()}
-    head = {**defaults, **Config.fromfile(configs[-1]).model.head}
+    head = {**defaults, **head}
     per_term = math.log(head['queue_len'] + 1)
     weights = stage_weights(head['loss_weights'], head['normalize_weights'])
     return per_term, per_term * sum(weights) * len(head['contrasts'])
