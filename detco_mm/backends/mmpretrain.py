@@ -15,7 +15,6 @@ do differently:
 - the neck, ``JigsawPatches`` and the hooks need nothing of either toolbox: the same classes
   are registered. Data samples (mmpretrain ``DataSample`` from ``PackInputs``) are not read.
 """
-from typing import List, Optional, Union
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
@@ -48,23 +47,6 @@ class DetCo(DetCoMixin, BaseSelfSupervisor):
     RES2_OUT_INDEX = 0
     batch_shuffle_ddp = staticmethod(batch_shuffle_ddp)
     batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
-
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 momentum: float = 0.999,
-                 pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-        self._init_detco(momentum)
 
 
 @MODELS.register_module()

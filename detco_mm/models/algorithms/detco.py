@@ -23,9 +23,9 @@ class DetCoMixin:
     """The algorithm of DetCo, shared by every toolbox: view routing, encoders, shuffle-BN,
     loss. A backend face combines it with its toolbox's self-supervised base model (which
     builds ``backbone``, ``neck``, ``head`` and the data preprocessor, and dispatches
-    ``forward``), calls ``_init_detco`` after that base's ``__init__`` and sets the class
-    attributes below: ``DetCo`` (this file) for mmselfsup, ``detco_mm.backends.mmpretrain``
-    for mmpretrain.
+    ``forward``; both toolboxes' bases take the same arguments) and sets the class attributes
+    below: ``DetCo`` (this file) for mmselfsup, ``detco_mm.backends.mmpretrain`` for
+    mmpretrain. The Args are documented on the faces.
     """
 
     # Out index of res2 in the backbone's ``out_indices``: 1 for mmselfsup's ResNet (0 is
@@ -34,6 +34,24 @@ class DetCoMixin:
     # The toolbox's shuffle-BN helpers (mmselfsup's and mmpretrain's do the same).
     batch_shuffle_ddp = staticmethod(batch_shuffle_ddp)
     batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 momentum: float = 0.999,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        # the toolbox's base model, next in the MRO of a face
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self._init_detco(momentum)
 
     def _init_detco(self, momentum: float) -> None:
         """Check the built parts against each other and create the key encoder."""
@@ -162,20 +180,3 @@ class DetCo(DetCoMixin, BaseModel):
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
     """
-
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 momentum: float = 0.999,
-                 pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-        self._init_detco(momentum)
