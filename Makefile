@@ -2,12 +2,14 @@
 # `make transfer-demo [DATA=PATH]`: `make demo` if needed, convert its checkpoint, fine-tune and
 # evaluate a small Mask R-CNN on the CPU (generated images, or a COCO-layout set at PATH).
 # `make test`: set up if needed (with the mmpretrain backend, whose tests it runs too), run the
-# test suite.
+# test suite in TEST_WORKERS processes (default 2).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DATA ?= data/detco_demo
 DEMO_WORK_DIR ?= work_dirs/detco_demo
 DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
+# pytest-xdist workers of `make test`: one per core of CI's 2-core machine
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo transfer-demo test
 
@@ -36,4 +38,4 @@ transfer-demo: setup $(DEMO_WORK_DIR)/epoch_2.pth
 		bash tools/benchmarks/transfer_demo.sh $(if $(DATA),--data $(DATA))
 
 test: $(VENV)/.detco_mmpretrain_done
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal

@@ -1,17 +1,89 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
+import fcntl
+import functools
+import glob
+import importlib.util
+import os
 import os.path as osp
 import shutil
 import subprocess
 import sys
 
 import pytest
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
 import detco_mm  # noqa: F401  (registers the modules, repairs mmselfsup's registries)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'configs', 'detco', 'detco_resnet18_1xb4-coslr-2e_tiny.py')
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two pytest-xdist workers on CI's 2 cores: one torch thread per worker
+    # (and per training it starts, through the environment), not two threads each on one core.
+    os.environ['OMP_NUM_THREADS'] = '1'
+    import torch
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``slow(SECONDS)`` (real trainings) first, longest first, so that the
+    workers of ``make test`` finish together instead of one starting a long run at the end."""
+    def seconds(item):
+        marker = item.get_closest_marker('slow')
+        return marker.args[0] if marker else 0
+    items.sort(key=seconds, reverse=True)
+
+
+def shared_dir(tmp_path_factory, name: str, make) -> str:
+    """A folder ``name`` that ``make(folder)`` fills ONCE per test session, also when
+    pytest-xdist workers ask for it at the same time (the first one makes it under a lock,
+    the others wait and reuse it): session fixtures of xdist are per worker otherwise."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        base = base.parent  # the session's folder, shared by its workers
+    folder = base / f'shared_{name}'
+    with open(base / f'shared_{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / '.complete').is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / '.complete').touch()
+    return folder
+
+
+@functools.lru_cache(maxsize=None)
+def tool(path: str):
+    """The module of the script ``tools/PATH``, imported once per test process, so a test
+    calls its ``main(argv)`` here instead of paying ~13 s of imports in a new Python."""
+    script = osp.join(ROOT, 'tools', path)
+    if osp.dirname(script) not in sys.path:  # as for a script: its folder's modules import
+        sys.path.insert(0, osp.dirname(script))
+    spec = importlib.util.spec_from_file_location('tool_' + path.replace('/', '_')[:-3], script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_tool(path: str, *args, capsys) -> tuple:
+    """``tools/PATH ARGS`` in this process: (exit status, stdout, stderr) as a command line
+    would give them (a ``SystemExit`` message is printed to stderr, as Python does)."""
+    module, argv = tool(path), [str(a) for a in args]
+    capsys.readouterr()
+    saved, sys.argv = sys.argv, [module.__file__, *argv]  # argparse names the program by it
+    try:
+        module.main(argv)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+        if exit.code is not None and not isinstance(exit.code, int):
+            print(exit.code, file=sys.stderr)
+    finally:
+        sys.argv = saved
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(autouse=True)
@@ -23,11 +95,12 @@ def mmselfsup_scope():
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory) -> str:
     """8 generated multi-object JPEGs in the ImageNet layout the configs read."""
-    out = str(tmp_path_factory.mktemp('synthetic'))
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data', 'make_synthetic_images.py'),
-                    '--out', out, '--num', '8', '--size', '128'], check=True,
-                   stdout=subprocess.DEVNULL)
-    return out + '/'
+    def make(out):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data',
+                                                 'make_synthetic_images.py'),
+                        '--out', str(out), '--num', '8', '--size', '128'], check=True,
+                       stdout=subprocess.DEVNULL)
+    return str(shared_dir(tmp_path_factory, 'synthetic', make)) + '/'
 
 
 @pytest.fixture
@@ -51,6 +124,22 @@ def mim_train(package: str, config: str, work_dir, *args, cfg_options=()) -> str
     proc = mim_train_process(package, config, work_dir, *args, cfg_options=cfg_options)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
+
+
+def train_in_process(config: str, work_dir, cfg_options=()) -> str:
+    """``Runner.from_cfg(config + cfg_options).train()`` in this process, as mmselfsup's
+    train.py runs it; returns the run's log. For tests of what happens in a run: the command
+    line itself is tested through ``mim_train``, which costs ~15 s more per run (a new Python
+    importing torch and the toolboxes). Exceptions of the run propagate."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict({key: DictAction._parse_iterable(value)
+                         for key, value in (option.split('=', 1) for option in cfg_options)})
+    # mmengine keeps loggers and visualizers by name: a name per run, or a second run in this
+    # process would write into the first one's log and scalars.json
+    cfg.experiment_name = cfg.visualizer.name = f'run_{osp.basename(str(work_dir))}_{id(cfg)}'
+    cfg.work_dir = str(work_dir)
+    Runner.from_cfg(cfg).train()
+    return '\n'.join(open(log).read() for log in sorted(glob.glob(f'{work_dir}/*/*.log')))
 
 
 def tiny_pretrain_options(data_root: str, max_epochs: int) -> list:
@@ -91,10 +180,8 @@ def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
     """Work dir of ONE tiny pretraining run (1 epoch, 2 steps) shared by every test that only
     needs a real checkpoint, log and scalars.json: ``epoch_1.pth``, ``*/vis_data/scalars.json``.
     Tests that write into a work dir (e.g. ``--resume``) run their own."""
-    work_dir = tmp_path_factory.mktemp('tiny_pretrain')
-    mim_train('mmselfsup', TINY_CONFIG, work_dir,
-              cfg_options=tiny_pretrain_options(synthetic_root, 1))
-    return work_dir
+    return shared_dir(tmp_path_factory, 'tiny_pretrain', lambda work_dir: mim_train(
+        'mmselfsup', TINY_CONFIG, work_dir, cfg_options=tiny_pretrain_options(synthetic_root, 1)))
 
 
 FPN_12K = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
@@ -162,9 +249,9 @@ def write_tiny_det_config(out_dir, data_root: str, checkpoint, train_root: str =
 @pytest.fixture(scope='session')
 def tiny_backbone(tmp_path_factory, tiny_pretrain_dir) -> str:
     """The backbone of the tiny pretraining run, converted for mmdet (detco_to_backbone.py)."""
-    backbone = str(tmp_path_factory.mktemp('tiny_backbone') / 'detco_r18_backbone.pth')
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'model_converters',
-                                             'detco_to_backbone.py'),
-                    str(tiny_pretrain_dir / 'epoch_1.pth'), backbone], check=True,
-                   capture_output=True)
-    return backbone
+    def make(out):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'model_converters',
+                                                 'detco_to_backbone.py'),
+                        str(tiny_pretrain_dir / 'epoch_1.pth'),
+                        str(out / 'detco_r18_backbone.pth')], check=True, capture_output=True)
+    return str(shared_dir(tmp_path_factory, 'tiny_backbone', make) / 'detco_r18_backbone.pth')

@@ -1,25 +1,14 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """The figure tools (Fig. 5 attention maps, Fig. 7 retrieval) on the shared tiny run."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT, TINY_CONFIG, tiny_knn_config
+from conftest import TINY_CONFIG, run_tool, tiny_knn_config
 from detco_mm.evaluation import nearest_neighbours
-
-TOOLS = Path(ROOT) / 'tools' / 'analysis'
-
-
-def run_tool(name, *args):
-    proc = subprocess.run([sys.executable, str(TOOLS / name), *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
 
 
 def test_nearest_neighbours_skip_the_query_itself():
@@ -29,11 +18,13 @@ def test_nearest_neighbours_skip_the_query_itself():
     assert sim[0, 0] == pytest.approx(float(bank[0] @ bank[1]))
 
 
-def test_attention_maps_two_checkpoints(tiny_pretrain_dir, synthetic_root, tmp_path):
+def test_attention_maps_two_checkpoints(tiny_pretrain_dir, synthetic_root, tmp_path, capsys):
     images = sorted(Path(synthetic_root).glob('train/*/*.jpg'))[:2]
-    run_tool('attention_maps.py', TINY_CONFIG, tiny_pretrain_dir / 'epoch_1.pth',
-             '--compare', 'random', '--images', *images, '--short-side', 64,
-             '--out-dir', tmp_path)
+    code, _, err = run_tool('analysis/attention_maps.py', TINY_CONFIG,
+                            tiny_pretrain_dir / 'epoch_1.pth', '--compare', 'random',
+                            '--images', *images, '--short-side', 64, '--out-dir', tmp_path,
+                            capsys=capsys)
+    assert code == 0, err
     maps = json.loads((tmp_path / 'attention.json').read_text())['maps']
     trained = maps[str(tiny_pretrain_dir / 'epoch_1.pth')]
     assert list(trained) == [str(p) for p in images] and list(maps) == [
@@ -45,20 +36,21 @@ def test_attention_maps_two_checkpoints(tiny_pretrain_dir, synthetic_root, tmp_p
     assert (tmp_path / 'attention.png').stat().st_size > 0
 
 
-def test_attention_maps_refuse_a_non_detco_file(tmp_path, synthetic_root):
+def test_attention_maps_refuse_a_non_detco_file(tmp_path, synthetic_root, capsys):
     bad = tmp_path / 'bad.pth'
     torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, bad)
-    proc = subprocess.run([sys.executable, str(TOOLS / 'attention_maps.py'), TINY_CONFIG,
-                           str(bad), '--images', str(bad)], capture_output=True, text=True,
-                          cwd=ROOT)
-    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
-    assert f'{bad}: not a DetCo checkpoint' in proc.stderr
+    code, _, err = run_tool('analysis/attention_maps.py', TINY_CONFIG, bad, '--images', bad,
+                            capsys=capsys)
+    assert code == 1 and f'{bad}: not a DetCo checkpoint' in err
 
 
-def test_knn_retrieval_grid(tiny_pretrain_dir, synthetic_root, tmp_path):
+def test_knn_retrieval_grid(tiny_pretrain_dir, synthetic_root, tmp_path, capsys):
     config = tiny_knn_config(tmp_path, synthetic_root)
-    out = run_tool('knn_retrieval.py', config, tiny_pretrain_dir / 'epoch_1.pth',
-                   '--compare', 'random', '--num-queries', 2, '--k', 3, '--out-dir', tmp_path)
+    code, out, err = run_tool('analysis/knn_retrieval.py', config,
+                              tiny_pretrain_dir / 'epoch_1.pth', '--compare', 'random',
+                              '--num-queries', 2, '--k', 3, '--out-dir', tmp_path,
+                              capsys=capsys)
+    assert code == 0, err
     result = json.loads((tmp_path / 'retrieval.json').read_text())['results']
     assert len(result) == 2 and 'precision@3' in out
     for entry in result.values():

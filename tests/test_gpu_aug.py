@@ -19,7 +19,7 @@ from mmengine.dataset import default_collate
 from mmselfsup.registry import DATASETS, MODELS, TRANSFORMS
 from PIL import Image, ImageFilter
 
-from conftest import ROOT, mim_train, tiny_pretrain_options
+from conftest import ROOT, tiny_pretrain_options, train_in_process
 from detco_mm.models.utils import BatchViewAugment, jigsaw_cut, jigsaw_params
 from detco_mm.models.utils import batch_augment as B
 
@@ -314,9 +314,9 @@ def test_preprocessor_bad_configs():
 
 
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
-def test_mim_train_tiny_gpuaug(tmp_path, synthetic_root):
-    log = mim_train('mmselfsup', TINY_GPUAUG, tmp_path,
-                    cfg_options=tiny_pretrain_options(synthetic_root, 1))
+def test_tiny_gpuaug_config_trains(tmp_path, synthetic_root):
+    log = train_in_process(TINY_GPUAUG, tmp_path,
+                           cfg_options=tiny_pretrain_options(synthetic_root, 1))
     assert 'DetCoGPUAugDataPreprocessor' in log
     assert 'loss_l2g_res5' in next(tmp_path.glob('*/vis_data/scalars.json')).read_text()
     assert (tmp_path / 'epoch_1.pth').exists()

@@ -8,8 +8,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,10 +15,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from conftest import ROOT, TINY_CONFIG
+from conftest import ROOT, TINY_CONFIG, run_tool
 
 UNSAFE_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
-TOOLS = osp.join(ROOT, 'tools')
 DET_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
                       'mask-rcnn_r50_fpn_ms-1x_coco.py')
 CLS_BENCH = osp.join(ROOT, 'configs', 'benchmarks', 'classification')
@@ -69,37 +66,27 @@ def test_the_crafted_file_would_run_code(crafted):
     marker.unlink()
 
 
-def run_side_by_side(commands: dict) -> dict:
-    """name -> (stderr, returncode); the processes run at the same time, as each spends
-    seconds importing torch."""
-    procs = {name: subprocess.Popen([sys.executable, *map(str, args)], cwd=ROOT, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for name, args in commands.items()}
-    return {name: (proc.communicate(timeout=600)[1], proc.returncode)
-            for name, proc in procs.items()}
-
-
-def test_converters(crafted, tmp_path):
+# The tools run in this process (``main(argv)``, as their command line calls it): the
+# environment variable above is read by torch at each load, here as in a new process.
+@pytest.mark.parametrize('script', ['detco_to_backbone.py', 'detco_to_torchvision.py',
+                                    'detco_to_detectron2.py'])
+def test_converters(crafted, script, tmp_path, capsys):
     path, _, refusal = crafted
-    results = run_side_by_side({
-        script: [osp.join(TOOLS, 'model_converters', script), path, tmp_path / f'{script}.out.pkl']
-        for script in ('detco_to_backbone.py', 'detco_to_torchvision.py',
-                       'detco_to_detectron2.py')})
-    for script, (err, rc) in results.items():
-        assert rc != 0 and refusal in err and len(err.strip().splitlines()) == 1, (script, err)
+    code, _, err = run_tool(f'model_converters/{script}', path, tmp_path / 'out.pkl',
+                            capsys=capsys)
+    assert code != 0 and refusal in err and len(err.strip().splitlines()) == 1, err
 
 
 # The format matters for the message only (checked above): the slower cases take the zip.
 @pytest.mark.parametrize('crafted', ['torch_zip'], indirect=True)
-def test_analysis_and_benchmark_tools(crafted, synthetic_root):
+@pytest.mark.parametrize('script, args', [
+    ('analysis/similarity_stats.py', [TINY_CONFIG, '{path}', '--data-root', '{data}']),
+    ('benchmarks/pretrain_cfg_options.py', [DET_CONFIG, '{path}'])])
+def test_analysis_and_benchmark_tools(crafted, script, args, synthetic_root, capsys):
     path, _, _ = crafted
-    results = run_side_by_side({
-        'similarity_stats': [osp.join(TOOLS, 'analysis', 'similarity_stats.py'), TINY_CONFIG,
-                             path, '--data-root', synthetic_root],
-        'pretrain_cfg_options': [osp.join(TOOLS, 'benchmarks', 'pretrain_cfg_options.py'),
-                                 DET_CONFIG, path]})
-    for name, (err, rc) in results.items():
-        assert rc != 0 and 'weights_only' in err, (name, err)
+    code, _, err = run_tool(script, *[a.format(path=path, data=synthetic_root) for a in args],
+                            capsys=capsys)
+    assert code != 0 and 'weights_only' in err, err
 
 
 @pytest.mark.parametrize('crafted', ['torch_zip'], indirect=True)

@@ -1,18 +1,17 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """tools/benchmarks/mini_benchmark.py: the tiny size end to end, and the mean +/- std table."""
-import importlib.util
 import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+from conftest import ROOT, tool
 
 SCRIPT = Path(ROOT) / 'tools' / 'benchmarks' / 'mini_benchmark.py'
-_spec = importlib.util.spec_from_file_location('mini_benchmark', SCRIPT)
-mini_benchmark = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mini_benchmark)
+mini_benchmark = tool('benchmarks/mini_benchmark.py')
 STAGES = ('res2', 'res3', 'res4', 'res5')
 
 
@@ -29,6 +28,7 @@ def test_table_gives_mean_and_sample_std_over_seeds():
     assert '| DetCo (Table 1(c)) | running (checkpoint) | 1.0 ± 0.0 |' in table
 
 
+@pytest.mark.slow(145)
 def test_tiny_size_end_to_end(synthetic_root, tmp_path):
     work = tmp_path / 'bench'
     cmd = [sys.executable, str(SCRIPT), '--size', 'tiny', '--methods', 'detco', 'random',

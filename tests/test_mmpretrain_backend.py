@@ -12,7 +12,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import ROOT, TINY_CONFIG, mim_train, tiny_pretrain_options
+from conftest import (ROOT, TINY_CONFIG, mim_train, run_tool, shared_dir,
+                      tiny_pretrain_options)
 
 if importlib.util.find_spec('mmpretrain') is None:
     pytest.skip('mmpretrain is not installed; `DETCO_BACKENDS=mmselfsup,mmpretrain bash '
@@ -27,6 +28,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow(28)
 def test_import_with_mmselfsup_mmpretrain_and_mmdet():
     # The upstream bug the repair is for (delete the repair when this stops failing) ...
     plain = run_python('import mmselfsup.models')
@@ -87,17 +89,18 @@ def test_backends_give_the_same_loss_terms_and_gradients():
         torch.testing.assert_close(state_p[key], state_s[key], msg=key)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def mmpretrain_pretrain_dir(tmp_path_factory, synthetic_root):
     """One epoch (2 steps) of ``mim train mmpretrain`` with the tiny config."""
-    work_dir = tmp_path_factory.mktemp('tiny_mmpretrain')
-    mim_train('mmpretrain', TINY_MMPRETRAIN, work_dir,
-              cfg_options=tiny_pretrain_options(synthetic_root, 1))
+    work_dir = shared_dir(tmp_path_factory, 'tiny_mmpretrain', lambda work_dir: mim_train(
+        'mmpretrain', TINY_MMPRETRAIN, work_dir,
+        cfg_options=tiny_pretrain_options(synthetic_root, 1)))
     # per-term values are in scalars.json (the console shows per-contrast sums)
     assert 'loss_l2g_res5' in next(work_dir.glob('*/vis_data/scalars.json')).read_text()
     return work_dir
 
 
+@pytest.mark.slow(55)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_mim_train_mmpretrain_then_resume(mmpretrain_pretrain_dir, synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
@@ -117,15 +120,15 @@ def test_mim_train_mmpretrain_then_resume(mmpretrain_pretrain_dir, synthetic_roo
     assert int(second['encoder_k.steps']) == 4
 
 
-def test_converter_reads_both_backends(tiny_pretrain_dir, mmpretrain_pretrain_dir, tmp_path):
+def test_converter_reads_both_backends(tiny_pretrain_dir, mmpretrain_pretrain_dir, tmp_path,
+                                       capsys):
     backbones = []
     for name, work_dir in (('mmselfsup', tiny_pretrain_dir),
                            ('mmpretrain', mmpretrain_pretrain_dir)):
         out = tmp_path / f'{name}.pth'
-        proc = subprocess.run(
-            [sys.executable, f'{ROOT}/tools/model_converters/detco_to_backbone.py',
-             str(work_dir / 'epoch_1.pth'), str(out)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
+        code, _, err = run_tool('model_converters/detco_to_backbone.py',
+                                work_dir / 'epoch_1.pth', out, capsys=capsys)
+        assert code == 0, err
         backbones.append(torch.load(out, weights_only=True)['state_dict'])
         # the one checkpoint reader (behind the mmdet benchmark wrapper's prefix=backbone.)
         # takes a whole checkpoint of either backend for a DetCo training checkpoint

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
-from conftest import mim_train, tiny_knn_config, tiny_pretrain_options
+from conftest import tiny_knn_config, tiny_pretrain_options, train_in_process
 from detco_mm.evaluation import reestimate_bn, weighted_knn_top1
 
 
@@ -76,8 +76,8 @@ def test_hook_logs_every_stage_to_log_and_scalars(tmp_path, synthetic_root):
     ann.write_text('\n'.join(f'{line.split()[0]} {i % 2}'
                              for i, line in enumerate(filter(None, lines))))
     config = tiny_knn_config(tmp_path, synthetic_root, str(ann))
-    log = mim_train('mmselfsup', config, tmp_path / 'work',
-                    cfg_options=tiny_pretrain_options(synthetic_root, 1))
+    log = train_in_process(config, tmp_path / 'work',
+                           cfg_options=tiny_pretrain_options(synthetic_root, 1))
 
     assert 'per-stage kNN top-1 (k=3, T=0.07, BN reestimate)' in log
     scalars = [json.loads(line)
@@ -148,6 +148,7 @@ def _extract_on_rank(rank, world_size, port, out):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow(15)
 def test_extraction_is_sharded_and_gathered_in_dataset_order(tmp_path):
     import socket
 

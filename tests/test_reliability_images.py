@@ -15,7 +15,7 @@ from mmselfsup.registry import DATASETS, HOOKS, TRANSFORMS
 from mmselfsup.structures import SelfSupDataSample
 from PIL import Image
 
-from conftest import TINY_CONFIG, mim_train, tiny_pretrain_options
+from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process
 from detco_mm.datasets import SKIPPED_KEY, BadImageError
 
 NON_UTF8 = b'caf\xe9.png'  # a latin-1 file name: not valid UTF-8
@@ -211,7 +211,7 @@ def test_skipped_images_hook_counts_and_stops(capsys):
 
 
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
-def test_mim_train_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_root, image_root):
+def test_run_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_root, image_root):
     """A real run on 8 good images after 3 bad ones (listed first, no shuffle, so all are
     met): it trains, every skip is in the log, and the queues took whole batches."""
     root = tmp_path / 'data'
@@ -223,7 +223,7 @@ def test_mim_train_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_r
     good = (open(os.path.join(synthetic_root, 'meta', 'train.txt')).read().split('\n'))
     (root / 'meta' / 'train.txt').write_text(
         '\n'.join(['truncated.jpg', 'zero.jpg', 'missing.jpg 0'] + good))
-    log = mim_train('mmselfsup', TINY_CONFIG, tmp_path / 'work', cfg_options=[
+    log = train_in_process(TINY_CONFIG, tmp_path / 'work', cfg_options=[
         *tiny_pretrain_options(f'{root}/', 1), 'train_dataloader.sampler.shuffle=False',
         'train_dataloader.dataset.max_skipped_fraction=0.5'])
     for name, reason in (('truncated.jpg', 'truncated JPEG'), ('zero.jpg', 'empty file'),

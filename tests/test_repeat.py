@@ -17,6 +17,7 @@ from detco_mm.benchmarks.repeat import final_metrics, markdown_row, semi_split, 
 REPEAT = osp.join(ROOT, 'tools', 'benchmarks', 'repeat.py')
 
 
+@pytest.mark.slow(110)
 def test_repeat_two_seeded_trials_on_their_own_splits(tmp_path, synthetic_root, tiny_backbone):
     # the synthetic COCO annotations as the "full" training set of a 50 % split config
     coco_root = tmp_path / 'coco'

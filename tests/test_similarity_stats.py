@@ -1,26 +1,19 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """tools/analysis/similarity_stats.py: the maths on known tensors, and the script end to end."""
-import importlib.util
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, run_tool, tool
 from detco_mm.evaluation import similarity_moments, summarize
 from detco_mm.models import DetCoHead
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'tools' / 'analysis' / 'similarity_stats.py'
-# A script, not a package module: load it by path.
-_spec = importlib.util.spec_from_file_location('similarity_stats', SCRIPT)
-similarity_stats = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(similarity_stats)
+SCRIPT = 'analysis/similarity_stats.py'
+similarity_stats = tool(SCRIPT)
 
 STAGES = ('res2', 'res3', 'res4', 'res5')
 CONTRASTS = ('g2g', 'l2l', 'l2g')
@@ -69,12 +62,7 @@ def test_moments_add_up_over_batches():
     torch.testing.assert_close(total['neg_hist'], similarity_moments(l_pos, l_neg)['neg_hist'])
 
 
-def run_script(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), TINY_CONFIG, *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_path):
+def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_path, capsys):
     checkpoint = tmp_path / 'detco.pth'
     torch.save({'meta': {'epoch': 1}, 'state_dict': MODELS.build(tiny_cfg.model).state_dict()},
                checkpoint)
@@ -82,9 +70,10 @@ def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_p
     torch.save({'meta': {'epoch': 2}, 'state_dict': MODELS.build(tiny_cfg.model).state_dict()},
                other)
     out, png = tmp_path / 'out' / 'stats.json', tmp_path / 'out' / 'fig9.png'
-    proc = run_script(checkpoint, '--data-root', synthetic_root, '--num-batches', 2,
-                      '--batch-size', 3, '--out', out, '--compare', other, '--plot', png)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, stdout, err = run_tool(SCRIPT, TINY_CONFIG, checkpoint, '--data-root', synthetic_root,
+                                 '--num-batches', 2, '--batch-size', 3, '--out', out,
+                                 '--compare', other, '--plot', png, capsys=capsys)
+    assert code == 0, err[-3000:]
     result = json.loads(out.read_text())
     assert result['num_samples'] == 6
     assert list(result['stats']) == list(STAGES)
@@ -96,7 +85,7 @@ def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_p
             assert all(math.isfinite(v) for v in values.values()), (stage, contrast, values)
             assert -1 <= values['pos_mean'] <= 1 and -1 <= values['neg_mean'] <= 1
         assert set(result['g2g_vs_l2g'][stage]) == {'dP', 'dN'}
-    assert 'res5   l2g' in proc.stdout and 'dP' in proc.stdout
+    assert 'res5   l2g' in stdout and 'dP' in stdout
     # histograms count every positive (6 queries) and negative (6 x queue length) pair
     hist = result['histograms']['res3']['l2g']
     assert sum(hist['pos']) == 6 and sum(hist['neg']) == 6 * tiny_cfg.model.head.queue_len
@@ -105,13 +94,13 @@ def test_script_reports_every_stage_and_contrast(tiny_cfg, synthetic_root, tmp_p
     assert png.stat().st_size > 0
 
 
-def test_non_detco_checkpoint_gives_one_error_line(tmp_path, synthetic_root):
+def test_non_detco_checkpoint_gives_one_error_line(tmp_path, synthetic_root, capsys):
     checkpoint = tmp_path / 'moco.pth'
     torch.save({'meta': {}, 'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, checkpoint)
-    proc = run_script(checkpoint, '--data-root', synthetic_root)
-    assert proc.returncode == 1
-    assert 'Traceback' not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if 'error:' in line]
+    code, _, err = run_tool(SCRIPT, TINY_CONFIG, checkpoint, '--data-root', synthetic_root,
+                            capsys=capsys)
+    assert code == 1
+    errors = [line for line in err.splitlines() if 'error:' in line]
     assert errors == [f'similarity_stats.py: error: {checkpoint}: not a DetCo checkpoint, no '
                       f'neck.global_mlps.* keys of DetCoNeck (its modules: backbone)']
 

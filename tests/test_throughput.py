@@ -34,6 +34,7 @@ def run_tool(monkeypatch, capsys, *args):
     return capsys.readouterr().out
 
 
+@pytest.mark.slow(10)
 def test_throughput_smoke(tmp_path, synthetic_root, monkeypatch, capsys):
     mocov2 = tmp_path / 'mocov2_r18.py'
     mocov2.write_text(TINY_MOCOV2)

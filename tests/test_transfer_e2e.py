@@ -2,7 +2,6 @@
 """Pretrain (tiny DetCo) -> convert -> fine-tune an mmdet Mask R-CNN -> CocoMetric, end to end,
 through `make transfer-demo`'s script in its tiny size; and the runs that must not start:
 a pretrained file that would leave part of the backbone (or res5 of C4) at random."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -16,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmselfsup.registry import MODELS
 
-from conftest import ROOT
+from conftest import ROOT, tool
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 LINEAR_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'classification', 'imagenet',
@@ -31,6 +30,7 @@ TINY_RUN = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
             'val_dataloader.dataset.indices=4', 'custom_hooks.2.num_iter=1']
 
 
+@pytest.mark.slow(50)
 def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
     data, work_dir = tmp_path / 'data', tmp_path / 'transfer'
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data', 'make_synthetic_images.py'),
@@ -157,16 +157,12 @@ def test_linear_classification_refuses_wrong_depth(tiny_backbone, synthetic_root
 def test_voc07_svm_extraction_refuses_wrong_depth(tiny_backbone):
     """extract_voc07.py initialises the model outside a Runner: its own check refuses a
     ResNet-18 file in the ResNet-50 SVM config."""
-    spec = importlib.util.spec_from_file_location(
-        'extract_voc07', osp.join(ROOT, 'tools', 'benchmarks', 'classification',
-                                  'extract_voc07.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    extract_voc07 = tool('benchmarks/classification/extract_voc07.py')
     cfg = Config.fromfile(SVM_CONFIG)
     cfg.model.backbone.init_cfg.checkpoint = tiny_backbone
     cfg.model.neck.hid_channels = 16  # only the backbone matters; keep the model small
     cfg.model.head.queue_len = 64
-    model = tool.checked_build(MODELS.build)(cfg.model)
+    model = extract_voc07.checked_build(MODELS.build)(cfg.model)
     with pytest.raises(CheckpointError) as error:
         model.init_weights()
     assert str(error.value).startswith(

@@ -1,7 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Watching a run: the short console line, TensorBoard files, plot_curves.py, browse_views.py."""
 import glob
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, TINY_CONFIG
+from conftest import TINY_CONFIG, tool
 from detco_mm.visualization import VIEW_NAMES, build_view_sampler, load_curves, make_views
 
 TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', 'l2g')
@@ -21,12 +20,7 @@ TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', '
 
 
 def load_tool(name: str):
-    """A script under tools/analysis, loaded by path (it is not a package module)."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool(f'analysis/{name}.py')
 
 
 def run_tool(monkeypatch, name: str, *args) -> None:

@@ -39,11 +39,11 @@ def pretrain_cfg_options(config: str, pretrain: str) -> List[str]:
     return options
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='benchmark config')
     parser.add_argument('pretrain', help='DetCo backbone file or training checkpoint')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         print(' '.join(pretrain_cfg_options(args.config, args.pretrain)))
     except CheckpointError as error:
