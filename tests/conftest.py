@@ -8,6 +8,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mmengine.config import Config, DictAction
@@ -36,7 +37,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=seconds, reverse=True)
 
 
-def shared_dir(tmp_path_factory, name: str, make) -> str:
+def shared_dir(tmp_path_factory, name: str, make) -> Path:
     """A folder ``name`` that ``make(folder)`` fills ONCE per test session, also when
     pytest-xdist workers ask for it at the same time (the first one makes it under a lock,
     the others wait and reuse it): session fixtures of xdist are per worker otherwise."""
