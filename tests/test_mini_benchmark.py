@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """tools/benchmarks/mini_benchmark.py: the tiny size end to end, and the mean +/- std table."""
+import argparse
 import json
 import statistics
 import subprocess
@@ -26,6 +27,24 @@ def test_table_gives_mean_and_sample_std_over_seeds():
     assert f'{statistics.mean(res2):.1f} ± {statistics.stdev(res2):.1f}' in row
     assert '| 2 |' in row  # seeds
     assert '| DetCo (Table 1(c)) | running (checkpoint) | 1.0 ± 0.0 |' in table
+
+
+def test_report_rereads_runs_that_other_processes_finish_later(tmp_path):
+    """One process per seed on one work dir: seed 1's process reports before seed 0's
+    process adds its detection result, and again after."""
+    args = argparse.Namespace(work_dir=str(tmp_path))
+    for seed in (0, 1):
+        (tmp_path / 'detco' / f'seed{seed}').mkdir(parents=True)
+        mini_benchmark.save(tmp_path / 'detco' / f'seed{seed}' / 'result.json',
+                            dict(knn={st: 1. for st in STAGES}))
+    results = {}
+    mini_benchmark.write_report(args, results)
+    mini_benchmark.save(tmp_path / 'detco' / 'seed0' / 'result.json',
+                        dict(knn={st: 1. for st in STAGES}, det=dict(bbox_mAP=3., bbox_mAP_50=9.)))
+    mini_benchmark.write_report(args, results)
+    assert results['detco']['0']['det']['bbox_mAP'] == 3.
+    assert json.loads((tmp_path / 'results.json').read_text())['detco']['0']['det'] == dict(
+        bbox_mAP=3., bbox_mAP_50=9.)
 
 
 @pytest.mark.slow(145)

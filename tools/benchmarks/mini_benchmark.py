@@ -28,8 +28,11 @@ Sizes (``--size``; ``--epochs``, ``--queue``, ``--crop``, ``--pool``, ``--det-it
 with it; ``--skip-det`` leaves the detection fine-tunes for a later call):
     tiny:  32 px crops, 1 epoch, 2 detection steps at 64 px: a CI smoke test on
            tools/data/make_synthetic_images.py.
-    small: 64 px crops, 10 epochs, 300 detection steps at 320 px, seeds 0 1 2: meant for
-           ~2 h on 2 dedicated CPU cores with ../shared/data/imagenet_det_1k and fruit.
+    small: 32 px crops, the first 256 images, 3 epochs, queue 256, 40 detection steps at
+           128 px, seeds 0 1 2: ~1 h on 2 shared CPU cores with
+           ../shared/data/imagenet_det_1k and fruit (measured, one process per seed).
+    medium: 64 px crops, all images, 10 epochs, queue 1024, 300 detection steps at 320 px,
+           seeds 0 1 2: hours on a CPU (~7 s per detection step per core), for more cores.
     gpu:   128 px crops, 100 epochs, 3000 detection steps at 640 px, seeds 0 1 2 (one GPU).
 
 Example:
@@ -59,8 +62,10 @@ DET_CONFIG = osp.join(SMALL, 'faster-rcnn_r18_fpn_small.py')
 STAGES = ('res2', 'res3', 'res4', 'res5')
 SIZES = {
     'tiny': dict(epochs=1, det_iters=2, seeds=[0], batch=4, queue=16, crop=32, det_scale=64),
-    'small': dict(epochs=10, det_iters=300, seeds=[0, 1, 2], batch=32, queue=1024, crop=64,
-                  det_scale=320),
+    'small': dict(epochs=3, det_iters=40, seeds=[0, 1, 2], batch=32, queue=256, crop=32,
+                  det_scale=128, pool=256),
+    'medium': dict(epochs=10, det_iters=300, seeds=[0, 1, 2], batch=32, queue=1024, crop=64,
+                   det_scale=320),
     'gpu': dict(epochs=100, det_iters=3000, seeds=[0, 1, 2], batch=32, queue=4096, crop=128,
                 det_scale=640),
 }
@@ -92,9 +97,9 @@ def last_scalars(work_dir, prefix):
 
 
 def setting(args, size, key):
-    """A command-line override, else the size's value."""
+    """A command-line override, else the size's value (None: the size does not set it)."""
     value = getattr(args, key, None)
-    return size[key] if value is None else value
+    return size.get(key) if value is None else value
 
 
 def set_crops(cfg, crop):
@@ -123,8 +128,9 @@ def pretrain_config(args, size, method, seed, path):
     cfg.train_dataloader.update(batch_size=batch, num_workers=args.workers,
                                 persistent_workers=args.workers > 0)
     cfg.train_dataloader.dataset.data_root = data
-    if args.pool:
-        cfg.train_dataloader.dataset.indices = args.pool
+    pool = setting(args, size, 'pool')
+    if pool:
+        cfg.train_dataloader.dataset.indices = pool
     cfg.train_cfg.max_epochs = epochs
     cfg.param_scheduler[0].update(T_max=epochs, end=epochs)
     for hook in cfg.custom_hooks:
@@ -296,10 +302,11 @@ def collect(work_dir):
 
 def write_report(args, results):
     """results.{json,md,png} from every finished run in the work dir; one process per seed
-    may share a work dir."""
+    may share a work dir. Each run's result.json is re-read every time (this process saves
+    its own before calling this): another process's runs go on after this one's first
+    report."""
     for method, runs in collect(args.work_dir).items():
-        for seed, entry in runs.items():
-            results.setdefault(method, {}).setdefault(seed, entry)
+        results.setdefault(method, {}).update(runs)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as file:
         json.dump(results, file, indent=1)
     with open(osp.join(args.work_dir, 'results.md'), 'w') as file:
@@ -325,7 +332,8 @@ def main(argv=None):
     parser.add_argument('--queue', type=int, help='override the size\'s queue length')
     parser.add_argument('--crop', type=int, help='override the size\'s global crop (px)')
     parser.add_argument('--pool', type=int,
-                        help='pretrain on the first POOL images only (default: all)')
+                        help='pretrain on the first POOL images only (default: the size\'s, '
+                        'else all)')
     parser.add_argument('--det-iters', type=int, help='override the size\'s detection steps')
     parser.add_argument('--det-scale', type=int,
                         help='override the size\'s detection image size (px)')
