@@ -55,6 +55,15 @@ def shared_dir(tmp_path_factory, name: str, make) -> Path:
     return folder
 
 
+def copy_run(work_dir, dest) -> Path:
+    """A copy of the (shared) run ``work_dir`` in ``dest``, to ``--resume`` there: its
+    ``last_checkpoint`` names the copied checkpoint, not the shared one."""
+    shutil.copytree(work_dir, dest, dirs_exist_ok=True)
+    last = Path(dest) / 'last_checkpoint'
+    last.write_text(str(Path(dest) / osp.basename(last.read_text())))
+    return Path(dest)
+
+
 @functools.lru_cache(maxsize=None)
 def tool(path: str):
     """The module of the script ``tools/PATH``, imported once per test process, so a test

@@ -16,13 +16,14 @@ from mmselfsup.registry import MODELS
 
 import detco_mm  # noqa: F401  registers DetCo
 
+from conftest import tool
+
 REPO = Path(__file__).resolve().parents[1]
 CONVERTERS = REPO / 'tools' / 'model_converters'
-# The converters are scripts next to their shared ``_detco_ckpt`` command-line module.
-sys.path.insert(0, str(CONVERTERS))
-import detco_to_backbone  # noqa: E402
-import detco_to_detectron2  # noqa: E402
-import detco_to_torchvision  # noqa: E402
+# The converters are scripts (next to their shared ``_detco_ckpt`` module), called by main(argv).
+detco_to_backbone = tool('model_converters/detco_to_backbone.py')
+detco_to_detectron2 = tool('model_converters/detco_to_detectron2.py')
+detco_to_torchvision = tool('model_converters/detco_to_torchvision.py')
 
 R50_TENSORS = 318  # torchvision resnet50().state_dict() without fc.weight and fc.bias
 

@@ -2,7 +2,6 @@
 """The mmpretrain face of DetCo: import next to mmselfsup and mmdet, the same loss terms and
 gradients as the mmselfsup face, `mim train mmpretrain` + `--resume`, converters."""
 import importlib.util
-import shutil
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import (ROOT, TINY_CONFIG, mim_train, run_tool, shared_dir,
+from conftest import (ROOT, TINY_CONFIG, copy_run, mim_train, run_tool, shared_dir,
                       tiny_pretrain_options)
 
 if importlib.util.find_spec('mmpretrain') is None:
@@ -103,8 +102,7 @@ def mmpretrain_pretrain_dir(tmp_path_factory, synthetic_root):
 @pytest.mark.slow(55)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_mim_train_mmpretrain_then_resume(mmpretrain_pretrain_dir, synthetic_root, tmp_path):
-    work_dir = tmp_path / 'work'
-    shutil.copytree(mmpretrain_pretrain_dir, work_dir)
+    work_dir = copy_run(mmpretrain_pretrain_dir, tmp_path / 'work')
     first = torch.load(work_dir / 'epoch_1.pth', weights_only=True)['state_dict']
     # 8 images, batch 4, drop_last: 2 steps of 4 keys per queue
     assert first['head.queue_g_ptr'].tolist() == [8] * 4

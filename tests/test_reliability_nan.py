@@ -4,7 +4,6 @@ nothing are refused; the converters refuse non-finite weights and OUT == IN (iss
 item 6)."""
 import os
 import re
-import sys
 import types
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import pytest
 import torch
 from mmselfsup.registry import HOOKS, MODELS
 
-from conftest import ROOT, TINY_CONFIG, tiny_pretrain_options, train_in_process
+from conftest import TINY_CONFIG, tiny_pretrain_options, tool, train_in_process
 
-sys.path.insert(0, os.path.join(ROOT, 'tools', 'model_converters'))
-import detco_to_backbone  # noqa: E402
+detco_to_backbone = tool('model_converters/detco_to_backbone.py')
 
 
 def fake_runner(model, epoch=0, iteration=3):

@@ -1,19 +1,16 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """`mim train mmselfsup` with the tiny config, then `--resume`."""
-import shutil
-
 import pytest
 import torch
 
-from conftest import TINY_CONFIG, mim_train, tiny_pretrain_options
+from conftest import TINY_CONFIG, copy_run, mim_train, tiny_pretrain_options
 
 
 @pytest.mark.slow(30)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_mim_train_then_resume_keeps_queues(tmp_path, synthetic_root, tiny_pretrain_dir):
     # epoch 1: the shared run of `mim train` (tiny_pretrain_options(synthetic_root, 1)), copied
-    shutil.copytree(tiny_pretrain_dir, tmp_path, dirs_exist_ok=True)
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    copy_run(tiny_pretrain_dir, tmp_path)
     log = next(tmp_path.glob('*/*.log')).read_text()
     assert 'l2g: ' in log  # the console's per-contrast sum; each term is in scalars.json
     assert 'loss_l2g_res5' in next(tmp_path.glob('*/vis_data/scalars.json')).read_text()

@@ -5,14 +5,13 @@ import json
 import math
 import os.path as osp
 import re
-import sys
 
 import matplotlib.image
 import numpy as np
 import pytest
 from mmengine.config import Config
 
-from conftest import TINY_CONFIG, tool
+from conftest import TINY_CONFIG, run_tool, tool
 from detco_mm.visualization import VIEW_NAMES, build_view_sampler, load_curves, make_views
 
 TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', 'l2g')
@@ -21,11 +20,6 @@ TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', '
 
 def load_tool(name: str):
     return tool(f'analysis/{name}.py')
-
-
-def run_tool(monkeypatch, name: str, *args) -> None:
-    monkeypatch.setattr(sys, 'argv', [name, *map(str, args)])
-    load_tool(name).main()
 
 
 def train_lines(work_dir):
@@ -68,12 +62,14 @@ def test_tensorboard_events_hold_the_terms(tiny_pretrain_dir):
     assert losses == pytest.approx([s['loss'] for s in train_lines(tiny_pretrain_dir)])
 
 
-def test_plot_curves_on_a_real_run(tiny_pretrain_dir, tmp_path, monkeypatch, capsys):
-    run_tool(monkeypatch, 'plot_curves', tiny_pretrain_dir, '--out', tmp_path)
+def test_plot_curves_on_a_real_run(tiny_pretrain_dir, tmp_path, capsys):
+    code, out, err = run_tool('analysis/plot_curves.py', tiny_pretrain_dir, '--out', tmp_path,
+                              capsys=capsys)
+    assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ['loss.png', 'terms.png']
     for png in tmp_path.iterdir():
         assert matplotlib.image.imread(png).shape[0] > 100
-    assert str(tmp_path / 'loss.png') in capsys.readouterr().out
+    assert str(tmp_path / 'loss.png') in out
 
 
 def test_chance_level_from_the_run_config(tiny_pretrain_dir):
@@ -89,7 +85,7 @@ def write_scalars(work_dir, run: str, lines) -> None:
     path.write_text(''.join(json.dumps(line) + '\n' for line in lines))
 
 
-def test_curves_join_resumed_runs_and_place_epoch_metrics(tmp_path, monkeypatch):
+def test_curves_join_resumed_runs_and_place_epoch_metrics(tmp_path, capsys):
     def train(i, epoch, loss):
         terms = {f'{kind}_{c}_res{s}': loss / 4 for kind in ('loss', 'nce')
                  for c in ('g2g', 'l2g') for s in (4, 5)}
@@ -109,14 +105,15 @@ def test_curves_join_resumed_runs_and_place_epoch_metrics(tmp_path, monkeypatch)
     assert curves['contrast/g2g'][1] == pytest.approx(curves['loss'][1] / 2)
     assert curves['stage/res5'][1] == pytest.approx(curves['loss'][1] / 2)
 
-    run_tool(monkeypatch, 'plot_curves', tmp_path)  # no saved config: no chance line
+    code, _, err = run_tool('analysis/plot_curves.py', tmp_path, capsys=capsys)
+    assert code == 0, err  # no saved config: no chance line
     assert sorted(p.name for p in (tmp_path / 'curves').iterdir()) == [
         'knn.png', 'loss.png', 'terms.png']
 
 
-def test_plot_curves_refuses_a_folder_without_scalars(tmp_path, monkeypatch):
+def test_plot_curves_refuses_a_folder_without_scalars(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match='scalars.json'):
-        run_tool(monkeypatch, 'plot_curves', tmp_path)
+        run_tool('analysis/plot_curves.py', tmp_path, capsys=capsys)
 
 
 def test_local_views_are_the_outlined_patches_of_the_crop(tiny_cfg, synthetic_root):
@@ -135,9 +132,10 @@ def test_local_views_are_the_outlined_patches_of_the_crop(tiny_cfg, synthetic_ro
                                           view['crop'][y1:y2, x1:x2])
 
 
-def test_browse_views_writes_one_png_per_image(synthetic_root, tmp_path, monkeypatch):
-    run_tool(monkeypatch, 'browse_views', TINY_CONFIG, '--data-root', synthetic_root,
-             '--num', 2, '--out', tmp_path)
+def test_browse_views_writes_one_png_per_image(synthetic_root, tmp_path, capsys):
+    code, _, err = run_tool('analysis/browse_views.py', TINY_CONFIG, '--data-root',
+                            synthetic_root, '--num', 2, '--out', tmp_path, capsys=capsys)
+    assert code == 0, err
     pngs = sorted(p.name for p in tmp_path.iterdir())
     assert pngs == ['views_000.png', 'views_001.png']
     assert matplotlib.image.imread(tmp_path / pngs[0]).shape[1] > 600  # 6 panels side by side

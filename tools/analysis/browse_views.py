@@ -59,7 +59,7 @@ def save_figure(views, title: str, out: str) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--data-root', help='overrides train_dataloader.dataset.data_root')
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument('--out', default='work_dirs/views', help='output folder')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='config overrides, as for mim train')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)

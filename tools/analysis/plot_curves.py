@@ -93,11 +93,11 @@ def plot_knn(curves, out):
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir', help='--work-dir of a training run')
     parser.add_argument('--out', help='output folder (default WORK_DIR/curves)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     print(f'reading {", ".join(scalar_files(args.work_dir))}')
     curves = load_curves(args.work_dir)
