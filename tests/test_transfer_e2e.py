@@ -30,6 +30,7 @@ TINY_RUN = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
             'val_dataloader.dataset.indices=4', 'custom_hooks.2.num_iter=1']
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(50)
 def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
     data, work_dir = tmp_path / 'data', tmp_path / 'transfer'
@@ -51,10 +52,12 @@ def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
     assert loaded and loaded.group(1) == loaded.group(2)
     assert re.search(r'transfer demo: bbox AP [\d.]+ \(AP50 [\d.]+\), segm AP [\d.]+', proc.stdout)
     # the detector started from the pretrained backbone: conv1 moved only by 2 SGD steps
+    # (measured: 4 % of its norm; from another initialisation it is ~140 %). The largest single
+    # change is no measure: 6 % of the largest weight in one run, under 5 % in earlier ones.
     pretrained = torch.load(backbone, weights_only=True)['state_dict']['conv1.weight']
     tuned = torch.load(work_dir / 'finetune' / 'iter_2.pth', weights_only=True)
     stem = tuned['state_dict']['backbone.conv1.weight']
-    assert (stem - pretrained).abs().max() < 0.05 * pretrained.abs().max()
+    assert (stem - pretrained).norm() < 0.2 * pretrained.norm()
 
     # PreciseBN (1 batch here) ran after the last of the 2 iterations, before the checkpoint:
     # the statistics of the backbone and the FPN come from 1 batch, not 2
