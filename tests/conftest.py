@@ -194,68 +194,6 @@ def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
         'mmselfsup', TINY_CONFIG, work_dir, cfg_options=tiny_pretrain_options(synthetic_root, 1)))
 
 
-FPN_12K = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',
-                   'mask-rcnn_r50_fpn_ms-12k_coco.py')
-
-# The FPN 12k benchmark config with a ResNet-18 to match the tiny pretraining, 128 px images,
-# the 3 classes of tools/data/make_synthetic_images.py, 2 iterations and PreciseBN over 1
-# batch. Images are read from data_root; the training annotations may live elsewhere
-# (train_root), e.g. a semi-supervised split.
-TINY_DET_CONFIG = '''
-_base_ = {base!r}
-data_root = {data_root!r}
-ann_file = 'annotations/instances_train.json'
-metainfo = dict(classes=('rectangle', 'ellipse', 'triangle'))
-model = dict(
-    backbone=dict(depth=18, init_cfg=dict(checkpoint={checkpoint!r})),
-    neck=dict(in_channels=[64, 128, 256, 512]),
-    roi_head=dict(bbox_head=dict(num_classes=3), mask_head=dict(num_classes=3)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root={train_root!r}, ann_file={train_ann!r}, data_prefix=dict(img=data_root),
-                 metainfo=metainfo, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, ann_file=ann_file, data_prefix=dict(img=''),
-                 metainfo=metainfo, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + ann_file)
-test_evaluator = val_evaluator
-train_cfg = dict(max_iters=2, val_interval=2)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
-custom_hooks = [
-    dict(type='mmselfsup.PretrainedCheckHook'),
-    dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
-    dict(type='mmselfsup.PreciseBNHook', num_iter=1)
-]
-'''
-
-
-def write_tiny_det_config(out_dir, data_root: str, checkpoint, train_root: str = None,
-                          train_ann: str = 'annotations/instances_train.json') -> str:
-    """Write the tiny Mask R-CNN fine-tuning config into ``out_dir``; return its path."""
-    config = osp.join(str(out_dir), 'mask-rcnn_r18_fpn_tiny.py')
-    with open(config, 'w') as f:
-        f.write(TINY_DET_CONFIG.format(base=FPN_12K, data_root=data_root,
-                                       checkpoint=str(checkpoint),
-                                       train_root=train_root or data_root, train_ann=train_ann))
-    return config
-
-
 @pytest.fixture(scope='session')
 def tiny_backbone(tmp_path_factory, tiny_pretrain_dir) -> str:
     """The backbone of the tiny pretraining run, converted for mmdet (detco_to_backbone.py)."""

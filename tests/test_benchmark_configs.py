@@ -17,8 +17,8 @@ from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import detco_mm  # noqa: F401  (the registry repair, as in every other test)
+from conftest import ROOT, run_tool, tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection')
 CONFIGS = sorted(
     path for path in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
@@ -230,9 +230,7 @@ def detco_checkpoints(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def pretrain_cfg_options():
-    sys.path.insert(0, osp.join(TOOLS, 'benchmarks'))
-    from pretrain_cfg_options import pretrain_cfg_options
-    return pretrain_cfg_options
+    return tool('benchmarks/pretrain_cfg_options.py').pretrain_cfg_options
 
 
 @pytest.mark.parametrize('kind', ['backbone', 'full'])
@@ -259,15 +257,13 @@ def test_pretrain_options_fpn_only_backbone(detco_checkpoints, pretrain_cfg_opti
         f'model.backbone.init_cfg.checkpoint={full}', 'model.backbone.init_cfg.prefix=backbone.']
 
 
-def test_pretrain_options_refuse_other_files(detco_checkpoints):
+def test_pretrain_options_refuse_other_files(detco_checkpoints, capsys):
     path = osp.join(CONFIG_DIR, 'coco', 'retinanet_r50_fpn_ms-1x_coco.py')
     bare = detco_checkpoints[1]['bare']
-    result = subprocess.run(
-        [sys.executable, osp.join(TOOLS, 'benchmarks', 'pretrain_cfg_options.py'), path, bare],
-        capture_output=True, text=True)
-    assert result.returncode == 1 and not result.stdout
-    assert result.stderr.count('\n') == 1
-    assert f'{bare}: a bare state_dict' in result.stderr
+    code, out, err = run_tool('benchmarks/pretrain_cfg_options.py', path, bare, capsys=capsys)
+    assert code == 1 and not out
+    assert err.count('\n') == 1
+    assert f'{bare}: a bare state_dict' in err
 
 
 def test_make_coco_semi_splits(tmp_path):

@@ -3,15 +3,11 @@
 import argparse
 import json
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, tool
+from conftest import run_tool, tool
 
-SCRIPT = Path(ROOT) / 'tools' / 'benchmarks' / 'mini_benchmark.py'
 mini_benchmark = tool('benchmarks/mini_benchmark.py')
 STAGES = ('res2', 'res3', 'res4', 'res5')
 
@@ -47,16 +43,18 @@ def test_report_rereads_runs_that_other_processes_finish_later(tmp_path):
         bbox_mAP=3., bbox_mAP_50=9.)
 
 
-@pytest.mark.slow(145)
-def test_tiny_size_end_to_end(synthetic_root, tmp_path):
+@pytest.mark.e2e
+@pytest.mark.slow(110)
+def test_tiny_size_end_to_end(synthetic_root, tmp_path, capsys):
     work = tmp_path / 'bench'
-    cmd = [sys.executable, str(SCRIPT), '--size', 'tiny', '--methods', 'detco', 'random',
-           '--pretrain-data', synthetic_root, '--det-data', synthetic_root,
-           '--det-train-ann', 'annotations/instances_train.json', '--det-train-img', '',
-           '--det-val-ann', 'annotations/instances_train.json', '--det-val-img', '',
-           '--work-dir', str(work)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    # in this process; its steps (mim train, the converter) are new processes
+    args = ['--size', 'tiny', '--methods', 'detco', 'random',
+            '--pretrain-data', synthetic_root, '--det-data', synthetic_root,
+            '--det-train-ann', 'annotations/instances_train.json', '--det-train-img', '',
+            '--det-val-ann', 'annotations/instances_train.json', '--det-val-img', '',
+            '--work-dir', work]
+    code, out, err = run_tool('benchmarks/mini_benchmark.py', *args, capsys=capsys)
+    assert code == 0, out[-2000:] + err[-3000:]
     results = json.loads((work / 'results.json').read_text())
     assert set(results) == {'detco', 'random'}
     detco, random = results['detco']['0'], results['random']['0']
@@ -69,5 +67,5 @@ def test_tiny_size_end_to_end(synthetic_root, tmp_path):
     assert '| DetCo (Table 1(c)) | 1 |' in table and '| random init (floor) | 1 |' in table
     assert (work / 'results.png').stat().st_size > 0
     # a second call finds every step done and only rewrites the report
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0 and json.loads((work / 'results.json').read_text()) == results
+    code, out, err = run_tool('benchmarks/mini_benchmark.py', *args, capsys=capsys)
+    assert code == 0 and json.loads((work / 'results.json').read_text()) == results

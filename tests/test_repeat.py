@@ -5,37 +5,56 @@ import json
 import os.path as osp
 import shutil
 import statistics
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, write_tiny_det_config
+from conftest import ROOT, run_tool
 from detco_mm.benchmarks.repeat import final_metrics, markdown_row, semi_split, summarize
 
-REPEAT = osp.join(ROOT, 'tools', 'benchmarks', 'repeat.py')
+DEMO_DET_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 
 
-@pytest.mark.slow(110)
-def test_repeat_two_seeded_trials_on_their_own_splits(tmp_path, synthetic_root, tiny_backbone):
+# The transfer demo's config (Mask R-CNN R18-FPN, few proposals) on the synthetic set, its
+# "full" training set for a 50 % split at TRAIN_ROOT, PreciseBN over 1 batch.
+REPEAT_CONFIG = '''
+_base_ = {base!r}
+data_root = {data_root!r}
+train_dataloader = dict(dataset=dict(
+    data_root={train_root!r}, ann_file='semi_anns/instances_train.1@50.json',
+    data_prefix=dict(img=data_root)))
+val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='annotations/instances_train.json'))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_train.json')
+test_evaluator = val_evaluator
+custom_hooks = [
+    dict(type='mmselfsup.PretrainedCheckHook'),
+    dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
+    dict(type='mmselfsup.PreciseBNHook', num_iter=1)
+]
+'''
+
+
+@pytest.mark.e2e
+@pytest.mark.slow(80)
+def test_repeat_two_seeded_trials_on_their_own_splits(tmp_path, synthetic_root, tiny_backbone,
+                                                      capsys):
     # the synthetic COCO annotations as the "full" training set of a 50 % split config
     coco_root = tmp_path / 'coco'
     (coco_root / 'annotations').mkdir(parents=True)
     shutil.copy(osp.join(synthetic_root, 'annotations', 'instances_train.json'),
                 coco_root / 'annotations')
-    config = write_tiny_det_config(tmp_path, synthetic_root, tiny_backbone,
-                                   train_root=f'{coco_root}/',
-                                   train_ann='semi_anns/instances_train.1@50.json')
+    config = tmp_path / 'mask-rcnn_r18_fpn_tiny.py'
+    config.write_text(REPEAT_CONFIG.format(base=DEMO_DET_CONFIG, data_root=synthetic_root,
+                                           train_root=f'{coco_root}/'))
     work_dir, out = tmp_path / 'repeat', tmp_path / 'table.md'
-    proc = subprocess.run(
-        [sys.executable, REPEAT, config, '--trials', '2', '--work-dir', str(work_dir),
-         '--out', str(out), '--metrics', 'coco/bbox_mAP', 'coco/segm_mAP',
-         # 1 iteration and 2 validation images per trial keep it short
-         '--cfg-options', 'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
-         'val_dataloader.dataset.indices=2'],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # each trial is a `mim train mmdet` process; 1 iteration and 2 validation images each
+    code, stdout, err = run_tool(
+        'benchmarks/repeat.py', config, '--pretrain', tiny_backbone, '--trials', '2',
+        '--work-dir', work_dir, '--out', out, '--metrics', 'coco/bbox_mAP', 'coco/segm_mAP',
+        '--cfg-options', 'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
+        'val_dataloader.dataset.indices=2', capsys=capsys)
+    assert code == 0, err
 
     drawn = []
     for seed in (1, 2):
@@ -62,7 +81,7 @@ def test_repeat_two_seeded_trials_on_their_own_splits(tmp_path, synthetic_root, 
     for cell, key in zip(cells[2:], ('coco/bbox_mAP', 'coco/segm_mAP')):
         values = [100 * t[key] for t in trials]
         assert cell == f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
-    assert row in proc.stdout
+    assert row in stdout
 
 
 def test_summary_of_trials(tmp_path):

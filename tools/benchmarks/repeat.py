@@ -29,7 +29,7 @@ SPLIT_TOOL = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
                       'make_coco_semi_splits.py')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='benchmark config')
     parser.add_argument('--pretrain', help='DetCo backbone state_dict or training checkpoint')
@@ -46,11 +46,11 @@ def parse_args():
                         '(default WORK_DIR/summary.md)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='KEY=VALUE options passed on to every trial')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     seeds = args.seeds or list(range(1, args.trials + 1))
     if len(seeds) != args.trials:
         sys.exit(f'--seeds: {len(seeds)} seeds for --trials {args.trials}; give one per trial')
