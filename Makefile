@@ -2,7 +2,9 @@
 # `make transfer-demo [DATA=PATH]`: `make demo` if needed, convert its checkpoint, fine-tune and
 # evaluate a small Mask R-CNN on the CPU (generated images, or a COCO-layout set at PATH).
 # `make test`: set up if needed (with the mmpretrain backend, whose tests it runs too), run the
-# test suite in TEST_WORKERS processes (default 2).
+# test suite in TEST_WORKERS processes (default 2), without the tests marked e2e.
+# `make test-e2e`: the tests marked e2e, the ones that run whole command lines (mim train,
+# torchrun, the benchmark tools, the installed wheel). CI runs both.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DATA ?= data/detco_demo
@@ -11,7 +13,7 @@ DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
 # pytest-xdist workers of `make test`: one per core of CI's 2-core machine
 TEST_WORKERS ?= 2
 
-.PHONY: setup demo transfer-demo test
+.PHONY: setup demo transfer-demo test test-e2e
 
 $(VENV)/.detco_setup_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
 	DETCO_VENV=$(VENV) bash tools/setup_env.sh
@@ -38,4 +40,7 @@ transfer-demo: setup $(DEMO_WORK_DIR)/epoch_2.pth
 		bash tools/benchmarks/transfer_demo.sh $(if $(DATA),--data $(DATA))
 
 test: $(VENV)/.detco_mmpretrain_done
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not e2e"
+
+test-e2e: $(VENV)/.detco_mmpretrain_done
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m e2e

@@ -197,6 +197,7 @@ def cli_runs(detco_r50, tmp_path_factory):
     return folder, run_side_by_side(commands)
 
 
+@pytest.mark.e2e
 def test_cli_writes_and_reports(cli_runs):
     folder, results = cli_runs
     result = results['convert']
@@ -221,6 +222,7 @@ def test_unsafe_pickle_is_refused_not_unpickled(tmp_path, capsys):
     assert 'WeightsOnlyCheckpointHook' in err
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('case', BAD_INPUTS)
 def test_not_detco_gives_one_error_line(case, cli_runs):
     folder, results = cli_runs

@@ -80,6 +80,7 @@ def compare(actual, expected, path='checkpoint'):
         assert actual == expected, path
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(100)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_kill_mid_epoch_and_during_save_then_resume_continues_the_run(tmp_path, synthetic_root):

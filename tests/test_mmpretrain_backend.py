@@ -27,6 +27,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(28)
 def test_import_with_mmselfsup_mmpretrain_and_mmdet():
     # The upstream bug the repair is for (delete the repair when this stops failing) ...
@@ -99,6 +100,7 @@ def mmpretrain_pretrain_dir(tmp_path_factory, synthetic_root):
     return work_dir
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(55)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_mim_train_mmpretrain_then_resume(mmpretrain_pretrain_dir, synthetic_root, tmp_path):
@@ -118,6 +120,7 @@ def test_mim_train_mmpretrain_then_resume(mmpretrain_pretrain_dir, synthetic_roo
     assert int(second['encoder_k.steps']) == 4
 
 
+@pytest.mark.e2e
 def test_converter_reads_both_backends(tiny_pretrain_dir, mmpretrain_pretrain_dir, tmp_path,
                                        capsys):
     backbones = []

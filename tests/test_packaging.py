@@ -45,6 +45,7 @@ def test_wheel_contents(wheel):
     assert 'openmim' in requires and 'torch>=2.1' in requires
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(20)
 def test_installed_wheel_from_another_directory(wheel, tmp_path):
     """Installed (without dependencies, they are this environment's) into a folder first on

@@ -148,6 +148,7 @@ def _extract_on_rank(rank, world_size, port, out):
     dist.destroy_process_group()
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(15)
 def test_extraction_is_sharded_and_gathered_in_dataset_order(tmp_path):
     import socket

@@ -6,6 +6,7 @@ import torch
 from conftest import TINY_CONFIG, copy_run, mim_train, tiny_pretrain_options
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(30)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_mim_train_then_resume_keeps_queues(tmp_path, synthetic_root, tiny_pretrain_dir):

@@ -89,6 +89,7 @@ def image_ids(images: torch.Tensor, reference: torch.Tensor) -> list:
             for image in images]
 
 
+@pytest.mark.e2e
 @pytest.mark.slow(60)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_two_processes_match_one_process_at_the_doubled_batch(tmp_path, synthetic_root):
