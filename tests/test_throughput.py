@@ -1,14 +1,10 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Smoke test of tools/benchmarks/throughput.py: the three pipelines, every mode, on CPU."""
 import os.path as osp
-import runpy
-import sys
 
 import pytest
 
-from conftest import ROOT, TINY_CONFIG
-
-TOOL = osp.join(ROOT, 'tools', 'benchmarks', 'throughput.py')
+from conftest import ROOT, TINY_CONFIG, run_tool
 TINY_GPUAUG = osp.join(ROOT, 'configs', 'detco', 'detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py')
 # stock mmselfsup MoCo v2 from the installed package, shrunk like the tiny DetCo config
 TINY_MOCOV2 = """
@@ -28,27 +24,28 @@ train_dataloader = dict(dataset=dict(pipeline=[
 """
 
 
-def run_tool(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, 'argv', [TOOL, *args])
-    runpy.run_path(TOOL, run_name='__main__')
-    return capsys.readouterr().out
+def throughput(capsys, *args) -> str:
+    """tools/benchmarks/throughput.py ARGS in this process; its stdout."""
+    code, out, err = run_tool('benchmarks/throughput.py', *args, capsys=capsys)
+    assert code == 0, err
+    return out
 
 
 @pytest.mark.slow(10)
-def test_throughput_smoke(tmp_path, synthetic_root, monkeypatch, capsys):
+def test_throughput_smoke(tmp_path, synthetic_root, capsys):
     mocov2 = tmp_path / 'mocov2_r18.py'
     mocov2.write_text(TINY_MOCOV2)
     configs = ['--mocov2-config', str(mocov2), '--detco-config', TINY_CONFIG,
                '--gpuaug-config', TINY_GPUAUG]
-    out = run_tool(monkeypatch, capsys, synthetic_root, *configs, '--batch', '2',
-                   '--workers', '0', '--rounds', '1', '--iters', '1', '--channels-last')
+    out = throughput(capsys, synthetic_root, *configs, '--batch', '2',
+                     '--workers', '0', '--rounds', '1', '--iters', '1', '--channels-last')
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
     for mode in ('data', 'model', 'e2e'):
         rates = [float(v) for v in rows[mode]]
         assert len(rates) == 5 and all(r > 0 for r in rates), out
     assert 'peak RSS' in out
 
-    out = run_tool(monkeypatch, capsys, synthetic_root, *configs, '--breakdown', '2')
+    out = throughput(capsys, synthetic_root, *configs, '--breakdown', '2')
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
     total = [float(v) for v in rows['total']]
     assert float(rows['ratio'][-1]) == pytest.approx(total[2] / total[0], abs=0.01)

@@ -22,7 +22,7 @@ from detco_mm import speed
 NAMES = ('mocov2', 'detco', 'detco-gpuaug')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('data_root', help='ImageNet-layout folder: train/, meta/train.txt')
     parser.add_argument(
@@ -42,7 +42,7 @@ def parse_args():
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--breakdown', type=int, metavar='N', default=0,
                         help='only time the CPU pipelines per transform on N images')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def print_breakdown(ms: dict) -> None:
@@ -55,8 +55,8 @@ def print_breakdown(ms: dict) -> None:
         f"{ms[n]['total'] / ms['mocov2']['total']:14.2f}" for n in NAMES))
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     init_default_scope('mmselfsup')
     paths = dict(zip(NAMES, (args.mocov2_config, args.detco_config, args.gpuaug_config)))
     cfgs = {n: speed.load_config(p) for n, p in paths.items()}
