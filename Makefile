@@ -10,8 +10,9 @@ PY := $(VENV)/bin/python
 DEMO_DATA ?= data/detco_demo
 DEMO_WORK_DIR ?= work_dirs/detco_demo
 DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
-# pytest-xdist workers of `make test`: one per core of CI's 2-core machine
+# pytest-xdist workers of `make test` and `make test-e2e`: one per core of CI's 2-core machine
 TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: setup demo transfer-demo test test-e2e
 
@@ -40,7 +41,7 @@ transfer-demo: setup $(DEMO_WORK_DIR)/epoch_2.pth
 		bash tools/benchmarks/transfer_demo.sh $(if $(DATA),--data $(DATA))
 
 test: $(VENV)/.detco_mmpretrain_done
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 test-e2e: $(VENV)/.detco_mmpretrain_done
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m e2e
+	$(PYTEST) -m e2e

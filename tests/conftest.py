@@ -197,9 +197,7 @@ def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
 @pytest.fixture(scope='session')
 def tiny_backbone(tmp_path_factory, tiny_pretrain_dir) -> str:
     """The backbone of the tiny pretraining run, converted for mmdet (detco_to_backbone.py)."""
-    def make(out):
-        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'model_converters',
-                                                 'detco_to_backbone.py'),
-                        str(tiny_pretrain_dir / 'epoch_1.pth'),
-                        str(out / 'detco_r18_backbone.pth')], check=True, capture_output=True)
+    def make(out):  # in this process: the command line is tested in test_converters.py
+        tool('model_converters/detco_to_backbone.py').main(
+            [str(tiny_pretrain_dir / 'epoch_1.pth'), str(out / 'detco_r18_backbone.pth')])
     return str(shared_dir(tmp_path_factory, 'tiny_backbone', make) / 'detco_r18_backbone.pth')
