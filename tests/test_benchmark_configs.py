@@ -198,6 +198,15 @@ def test_c4_res5_head_has_extra_norm_and_pretrained_init(path):
         assert torch.equal(res5(x), res5.norm(res5.layer4(x)))
 
 
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, CONFIG_DIR))
+def test_anchors_across_the_border_are_kept_as_in_detectron2(path):
+    """detectron2's RPN.BOUNDARY_THRESH: -1 (mmdet's allowed_border=-1); RetinaNet's head
+    samples every anchor in both."""
+    model = build_detector(load_config(path))
+    head = model.bbox_head if model.__class__.__name__ == 'RetinaNet' else model.rpn_head
+    assert head.train_cfg['allowed_border'] == -1
+
+
 def semi_percent(path):
     match = re.search(r'_semi-([\d.]+)-coco', osp.basename(path))
     return float(match.group(1)) * 100 if match else None

@@ -34,4 +34,8 @@ model = dict(
             style='pytorch',
             init_cfg=dict(
                 type='Pretrained',
-                checkpoint='work_dirs/detco_backbone.pth'))))
+                checkpoint='work_dirs/detco_backbone.pth'))),
+    # detectron2 trains the RPN on the anchors that cross the image border too (its default
+    # RPN.BOUNDARY_THRESH: -1, kept by the authors' yamls); mmdet's Mask R-CNN C4 drops them
+    # (allowed_border=0), its Faster R-CNN C4 and FPN models keep them (-1).
+    train_cfg=dict(rpn=dict(allowed_border=-1)))
