@@ -301,6 +301,33 @@ def test_preprocessor_outputs_of_tiny_gpuaug_config(synthetic_root):
     assert all(v.dtype == torch.float32 and v.abs().max() < 3 for v in views)
 
 
+def test_preprocessor_draws_per_rank_and_from_the_global_torch_state(monkeypatch):
+    """The draws depend on the rank and on the global torch generator's state (which
+    mmengine seeds and CrashSafeCheckpointHook restores on resume), on nothing else: not on
+    numpy's global generator. The real two-process run: tests/test_two_processes.py."""
+    from detco_mm.models.data_preprocessors import gpu_aug_data_preprocessor as module
+    pre = MODELS.build(Config.fromfile(TINY_GPUAUG).model.data_preprocessor)
+    images = torch.Generator().manual_seed(1)
+    batch = [torch.randint(0, 256, (4, 3, s, s), generator=images, dtype=torch.uint8)
+             for s in (64, 64, 96, 96)]
+
+    def views(rank, torch_state, numpy_seed):
+        monkeypatch.setattr(module, 'get_rank', lambda: rank)
+        torch.set_rng_state(torch_state)
+        np.random.seed(numpy_seed)
+        return pre(dict(inputs=[x.clone() for x in batch], data_samples=None), True)[0]
+
+    state = torch.get_rng_state()
+    rank0, rank1 = views(0, state, 0), views(1, state, 0)
+    again = views(0, state, 1)
+    torch.manual_seed(123)
+    other = views(0, torch.get_rng_state(), 0)
+    for view in range(4):
+        assert not torch.equal(rank0[view], rank1[view]), view
+        assert torch.equal(rank0[view], again[view]), view
+        assert not torch.equal(rank0[view], other[view]), view
+
+
 def test_preprocessor_bad_configs():
     cfg = Config.fromfile(TINY_GPUAUG).model.data_preprocessor
     bad = dict(cfg, view_augs=[dict(type='RandomSolarize')])

@@ -141,3 +141,31 @@ def test_two_processes_match_one_process_at_the_doubled_batch(tmp_path, syntheti
     log = output(start(refused, config, 2, data, 'train_dataloader.batch_size=4',
                        'model.head.queue_len=36'), rc=1)
     assert 'queue_len=36' in log and 'global batch size 8' in log
+
+
+@pytest.mark.e2e
+@pytest.mark.slow(45)
+def test_gpu_aug_draws_differ_between_ranks_and_follow_the_seed(tmp_path):
+    """Both processes of a gloo run augment the same batch with the tiny gpuaug config's
+    preprocessor (tests/dist_aug_probe.py): the two ranks draw differently, whether the seed
+    is given or None (rank 0's, broadcast), and each rank draws the same again with the same
+    seed and differently with another."""
+    config = osp.join(ROOT, 'configs', 'detco', 'detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(free_port()), osp.join(ROOT, 'tests', 'dist_aug_probe.py'),
+         config, str(tmp_path), '7'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    ranks = [torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in (0, 1)]
+    for a, b in zip(ranks[0]['batch'], ranks[1]['batch']):
+        assert torch.equal(a, b)  # the same input on both ranks
+    (seed_0, again_0, other_0, none_0), (seed_1, again_1, other_1, none_1) = (
+        r['runs'] for r in ranks)
+    for view in range(4):  # every view: global q, k and the local mosaics
+        assert not torch.equal(seed_0[view], seed_1[view]), view
+        assert not torch.equal(none_0[view], none_1[view]), view
+        assert torch.equal(seed_0[view], again_0[view]) and torch.equal(seed_1[view],
+                                                                        again_1[view])
+        assert not torch.equal(seed_0[view], other_0[view])

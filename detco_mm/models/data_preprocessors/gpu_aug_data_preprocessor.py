@@ -2,7 +2,9 @@
 """DetCo's view augmentation and jigsaw cut where the model runs (the ``detco-gpuaug`` configs)."""
 from typing import List, Optional, Tuple
 
+import numpy as np
 import torch
+from mmengine.dist import get_rank
 from mmselfsup.models.utils import SelfSupDataPreprocessor
 from mmselfsup.registry import MODELS
 
@@ -22,6 +24,15 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
     (inputs ``VIEW_INPUTS['l']``) are cut into the ``jigsaw`` mosaic, the layout ``JigsawPatches``
     writes on the CPU, with the same random boxes and permutations (``cell_crop_boxes``). Like the
     CPU train pipeline it replaces, it augments whatever ``training`` says.
+
+    Random draws: per process, like the CPU path's (whose data workers mmengine seeds per rank
+    and worker). mmengine seeds the global generators alike on every rank (a given seed, or
+    rank 0's broadcast), so drawing from them would give every GPU the same jitter, blur, flip
+    and jigsaw for the same position in its batch. Each step instead seeds its own generators
+    (``step_generators``) from one draw of the global torch generator and the rank: ranks
+    differ, the run seed fixes every draw, and a ``--resume`` continues the same draws because
+    ``CrashSafeCheckpointHook`` restores each rank's global generator states, so this class
+    keeps no random state of its own.
 
     Inputs are the pipeline's uint8 BGR views (``LoadImageFromFile``); the steps run on float RGB
     in [0, 255], then ``bgr_to_rgb`` and the normalisation apply as in the parent.
@@ -45,7 +56,20 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
             from ...datasets.transforms.jigsaw_patches import JigsawPatches
             self.jigsaw = JigsawPatches(**jigsaw)  # its argument checks
 
-    def cut_jigsaw(self, x: torch.Tensor, view: int) -> torch.Tensor:
+    @staticmethod
+    def step_generators(device: torch.device
+                        ) -> Tuple[torch.Generator, np.random.RandomState]:
+        """This step's torch generator on ``device`` and numpy generator, seeded from one
+        draw of the global torch generator and the rank (see the class docstring)."""
+        draw = int(torch.randint(2**63 - 1, ()))
+        # numpy's SeedSequence mixes the two into independent streams
+        torch_seed, numpy_seed = np.random.SeedSequence([draw, get_rank()]).spawn(2)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(torch_seed.generate_state(1, np.uint64)[0]))
+        return generator, np.random.RandomState(np.random.MT19937(numpy_seed))
+
+    def cut_jigsaw(self, x: torch.Tensor, view: int,
+                   rng: np.random.RandomState) -> torch.Tensor:
         """(N, C, S, S) local crops -> (N, C, grid * p, grid * p) mosaics."""
         j = self.jigsaw
         side = j.grid * j.cell_size
@@ -53,7 +77,8 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
             raise ValueError(f'DetCoGPUAugDataPreprocessor: local view {view} is '
                              f'{tuple(x.shape[-2:])} px, the jigsaw needs {side}x{side} '
                              f'(grid * cell_size); set the local crop size to {side}')
-        boxes, perm = jigsaw_params(x.shape[0], j.grid, j.cell_size, j.patch_size, j.shuffle)
+        boxes, perm = jigsaw_params(x.shape[0], j.grid, j.cell_size, j.patch_size, j.shuffle,
+                                    rng)
         return jigsaw_cut(x, boxes, perm, j.grid)
 
     def forward(self, data: dict,
@@ -71,11 +96,13 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
         if not isinstance(data, dict):
             raise TypeError('DetCoGPUAugDataPreprocessor: use collate_fn=default_collate')
         inputs, data_samples = self.cast_data([val for val in data.values()])
+        generator, rng = self.step_generators(inputs[0].device)
         views = []
         for i, x in enumerate(inputs):
-            x = self.augment(x[:, [2, 1, 0]].float())  # BGR -> RGB, pillow's channel order
+            # BGR -> RGB, pillow's channel order
+            x = self.augment(x[:, [2, 1, 0]].float(), generator)
             if i in VIEW_INPUTS['l'] and self.jigsaw is not None:
-                x = self.cut_jigsaw(x, i)
+                x = self.cut_jigsaw(x, i, rng)
             if not self._channel_conversion:
                 x = x[:, [2, 1, 0]]
             if self._enable_normalize:

@@ -3,7 +3,8 @@
 
 ``BatchViewAugment`` reads the same transform configs as the CPU pipeline (the configs'
 ``view_augs``) and applies their torch equivalent to a batch, every sample with its own
-random parameters. [C] Plain torch, no new dependency: kornia's ColorJitter draws one order
+random parameters, drawn from the ``generator`` given to the call (the global torch
+generator when None). [C] Plain torch, no new dependency: kornia's ColorJitter draws one order
 of the four factors per batch, mmselfsup's ``ColorJitter`` one per image, and this keeps the
 latter. Semantics follow pillow, the CPU path's backend (mmcv ``adjust_*`` with
 ``backend='pillow'``); what differs is listed in README "Speed".
@@ -112,8 +113,14 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Te
     return y.view(n, c, h, w)
 
 
-def _uniform(n: int, low: float, high: float, like: torch.Tensor) -> torch.Tensor:
-    return torch.rand(n, device=like.device) * (high - low) + low
+def _rand(size, like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """U[0, 1) on ``like``'s device; ``generator`` must live on that device."""
+    return torch.rand(size, device=like.device, generator=generator)
+
+
+def _uniform(n: int, low: float, high: float, like: torch.Tensor,
+             generator: Optional[torch.Generator]) -> torch.Tensor:
+    return _rand(n, like, generator) * (high - low) + low
 
 
 def _on_subset(x: torch.Tensor, keep: torch.Tensor, fn: Callable) -> torch.Tensor:
@@ -143,10 +150,11 @@ class ColorJitter:
             value = (max(center - value, 0.) if center else -value, center + value)
         return None if value[0] == value[1] == center else tuple(value)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
         n = x.shape[0]
-        factors = [None if r is None else _uniform(n, *r, x) for r in self.ranges]
-        order = torch.rand(n, 4, device=x.device).argsort(1)  # a permutation per image
+        factors = [None if r is None else _uniform(n, *r, x, generator) for r in self.ranges]
+        order = _rand((n, 4), x, generator).argsort(1)  # a permutation per image
         for position in range(4):
             for step_id, step in enumerate(self.steps):
                 keep = order[:, position] == step_id
@@ -162,12 +170,15 @@ class RandomApply:
     def __init__(self, transforms: List[Callable], prob: float = 0.5):
         self.transforms, self.prob = transforms, prob
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        keep = _rand(x.shape[0], x, generator) < self.prob
+
         def run(v):
             for t in self.transforms:
-                v = t(v)
+                v = t(v, generator)
             return v
-        return _on_subset(x, torch.rand(x.shape[0], device=x.device) < self.prob, run)
+        return _on_subset(x, keep, run)
 
 
 class RandomGrayscale:
@@ -181,8 +192,9 @@ class RandomGrayscale:
                              f"keep_channels=True, color_format='bgr' (MoCo v2's)")
         self.prob, self.rgb_weights = prob, tuple(channel_weights)[::-1]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        keep = torch.rand(x.shape[0], device=x.device) < self.prob
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        keep = _rand(x.shape[0], x, generator) < self.prob
         return torch.where(_per_sample(keep), to_grayscale(x, self.rgb_weights), x)
 
 
@@ -193,10 +205,11 @@ class RandomGaussianBlur:
         self.sigma_min, self.sigma_max, self.prob = sigma_min, sigma_max, prob
         self.radius = max(1, math.ceil(4 * sigma_max))  # [C] kernel mass beyond 4 sigma < 1e-4
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
         n = x.shape[0]
-        keep = torch.rand(n, device=x.device) < self.prob
-        sigma = _uniform(n, self.sigma_min, self.sigma_max, x)
+        keep = _rand(n, x, generator) < self.prob
+        sigma = _uniform(n, self.sigma_min, self.sigma_max, x, generator)
         return _on_subset(x, keep, lambda v: gaussian_blur(v, sigma[keep], self.radius))
 
 
@@ -209,8 +222,9 @@ class RandomFlip:
                              f"version; use one float prob and direction='horizontal'")
         self.prob = prob
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        keep = torch.rand(x.shape[0], device=x.device) < self.prob
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        keep = _rand(x.shape[0], x, generator) < self.prob
         return torch.where(_per_sample(keep), x.flip(-1), x)
 
 
@@ -241,24 +255,32 @@ class BatchViewAugment:
     def __init__(self, transforms: List[dict]) -> None:
         self.steps = [build_step(t) for t in transforms]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) float RGB in [0, 255] -> augmented, same shape."""
+    def __call__(self, x: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """(N, 3, H, W) float RGB in [0, 255] -> augmented, same shape; the draws come from
+        ``generator`` (on ``x``'s device), or the global torch generator when None."""
         for step in self.steps:
-            x = step(x)
+            x = step(x, generator)
         return x
 
 
 def jigsaw_params(num: int, grid: int, cell_size: int, patch_size: int,
-                  shuffle: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+                  shuffle: bool = True, rng: Optional[np.random.RandomState] = None
+                  ) -> Tuple[np.ndarray, np.ndarray]:
     """Per image, ``JigsawPatches``' draws: each cell's patch box and the slot permutation.
+
+    Args:
+        rng (np.random.RandomState, optional): Where to draw from. Defaults to None: numpy's
+            global generator, as ``JigsawPatches``.
 
     Returns:
         tuple: boxes (num, grid**2, 4) (x1, y1, x2, y2) and perm (num, grid**2) (slot s holds
         the patch of cell ``perm[:, s]``).
     """
-    boxes = cell_crop_boxes(grid, cell_size, patch_size, num=num)
+    rng = np.random if rng is None else rng
+    boxes = cell_crop_boxes(grid, cell_size, patch_size, num=num, rng=rng)
     n = grid * grid
-    perm = (np.argsort(np.random.rand(num, n), axis=1) if shuffle
+    perm = (np.argsort(rng.rand(num, n), axis=1) if shuffle
             else np.tile(np.arange(n), (num, 1)))
     return boxes, perm
 

@@ -25,20 +25,23 @@ Array = Union[np.ndarray, torch.Tensor]
 MOSAIC_GRID_KEY = 'jigsaw_grid'
 
 
-def cell_crop_boxes(grid: int, cell_size: int, patch_size: int,
-                    num: Optional[int] = None) -> np.ndarray:
+def cell_crop_boxes(grid: int, cell_size: int, patch_size: int, num: Optional[int] = None,
+                    rng: Optional[np.random.RandomState] = None) -> np.ndarray:
     """One random patch box fully inside each cell of a grid, row-major.
 
     Args:
         num (int, optional): Draw for ``num`` images at once (the device jigsaw of
             ``DetCoGPUAugDataPreprocessor``). Defaults to None: one image.
+        rng (np.random.RandomState, optional): Where to draw from. Defaults to None: numpy's
+            global generator (``JigsawPatches``, seeded per data worker by mmengine).
 
     Returns:
         np.ndarray: ([num,] grid * grid, 4) int boxes (x1, y1, x2, y2), x2/y2 exclusive.
     """
     rows, cols = np.divmod(np.arange(grid * grid), grid)
     size = (grid * grid, 2) if num is None else (num, grid * grid, 2)
-    offsets = np.random.randint(0, cell_size - patch_size + 1, size=size)
+    offsets = (np.random if rng is None else rng).randint(0, cell_size - patch_size + 1,
+                                                          size=size)
     x1 = cols * cell_size + offsets[..., 0]
     y1 = rows * cell_size + offsets[..., 1]
     return np.stack([x1, y1, x1 + patch_size, y1 + patch_size], axis=-1)
