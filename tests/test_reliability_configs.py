@@ -42,6 +42,39 @@ def test_model_misconfigurations_fail_at_build(tiny_cfg, key, value, message):
     assert '\n' not in str(error.value)
 
 
+@pytest.mark.parametrize('changes, error, message', [
+    (dict(head=dict(loss_weights=[0, 0, 0, 0])), ValueError,
+     r'model.head.loss_weights=\(0, 0, 0, 0\) are all 0, so the loss is 0'),
+    (dict(head=dict(loss_weights=[0.1, -0.4, 0.7, 1.0])), ValueError,
+     r'model.head.loss_weights=\(0.1, -0.4, 0.7, 1.0\) has a negative weight'),
+    (dict(neck=dict(hid_channels=0)), ValueError, r'model.neck.hid_channels=0 must be >= 1'),
+    (dict(neck=dict(out_channels=0), head=dict(feat_dim=0)), ValueError,
+     r'model.neck.out_channels=0 must be >= 1'),
+    (dict(head=dict(feat_dim=0)), ValueError, r'model.head.feat_dim=0 must be >= 1'),
+    (dict(head=dict(temperature='0.2')), TypeError,
+     r"model.head.temperature='0.2' is a str, but it must be a number"),
+    (dict(head=dict(loss_weights=['0.1', 0.4, 0.7, 1.0])), TypeError,
+     r"model.head.loss_weights=\('0.1', 0.4, 0.7, 1.0\) holds '0.1', a str, but"),
+    (dict(head=dict(queue_len=64.0)), TypeError,
+     r'model.head.queue_len=64.0 is a float, but it must be an integer'),
+    (dict(momentum='0.999'), TypeError, r"model.momentum='0.999' is a str"),
+    (dict(neck=dict(num_patches='9')), TypeError, r"model.neck.num_patches='9' is a str"),
+    (dict(neck=dict(hid_channels=True)), TypeError, r'model.neck.hid_channels=True is a bool'),
+])
+def test_configs_that_cannot_learn_fail_at_build(tiny_cfg, changes, error, message):
+    """Zero or negative weights, zero widths and quoted numbers would train (or crash at
+    step 1 with a raw error); they are refused when the model is built, naming the key."""
+    cfg = copy.deepcopy(tiny_cfg.model)
+    for part, values in changes.items():
+        if isinstance(values, dict):
+            cfg[part].update(values)
+        else:
+            cfg[part] = values
+    with pytest.raises(error, match=message) as excinfo:
+        MODELS.build(cfg)
+    assert '\n' not in str(excinfo.value)
+
+
 def test_backbone_channel_check_leaves_the_backbone_untouched(tiny_cfg):
     """The channel check runs the backbone on meta tensors: no batch-norm update."""
     model = MODELS.build(tiny_cfg.model)

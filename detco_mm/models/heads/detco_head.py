@@ -8,6 +8,8 @@ from mmengine.dist import all_gather
 from mmengine.model import BaseModule
 from mmselfsup.registry import MODELS
 
+from ..utils.checks import check_loss_weights, check_number, check_width
+
 # Each contrast pairs a query view with a key view; its negatives come from the queue of the
 # key view [P eq. 2, 4, 5]. 'g' = global image, 'l' = local patch set.
 CONTRASTS: Dict[str, Tuple[str, str]] = {
@@ -45,13 +47,12 @@ def negative_logits(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
 
 
 def stage_weights(weights: Sequence[float], normalize: bool) -> List[float]:
-    """Per-stage loss weights w_i of eq. 1; normalised to sum 1 ("Norm", Table 15)."""
+    """Per-stage loss weights w_i of eq. 1 (checked: numbers >= 0, not all 0); normalised to
+    sum 1 ("Norm", Table 15)."""
+    check_loss_weights(weights)
     weights = [float(w) for w in weights]
     if normalize:
         total = sum(weights)
-        if total <= 0:
-            raise ValueError(f'normalize_weights needs a positive sum of loss_weights, got '
-                             f'{weights}')
         weights = [w / total for w in weights]
     return weights
 
@@ -119,12 +120,15 @@ class DetCoHead(BaseModule):
         if unknown or len(contrasts) == 0 or len(set(contrasts)) != len(contrasts):
             raise ValueError(f'DetCoHead: model.head.contrasts={tuple(contrasts)} must be '
                              f'distinct names from {sorted(CONTRASTS)} (unknown: {unknown})')
+        check_number('DetCoHead', 'model.head.temperature', temperature)
         if not temperature > 0:
             raise ValueError(f'DetCoHead: model.head.temperature={temperature} must be > 0 '
                              f'(logits are divided by it; <= 0 inverts or breaks the '
                              f'objective); the paper uses 0.2')
+        check_number('DetCoHead', 'model.head.queue_len', queue_len, integer=True)
         if queue_len <= 0:
             raise ValueError(f'DetCoHead: queue_len must be positive, got {queue_len}')
+        check_width('DetCoHead', 'model.head.feat_dim', feat_dim)
         self.loss_weights = stage_weights(loss_weights, normalize_weights)
         self.contrasts = tuple(contrasts)
         self.share_queue = share_queue

@@ -7,6 +7,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmselfsup.registry import MODELS
 
+from ..utils.checks import check_width
+
 
 def mlp(in_channels: int, hid_channels: int, out_channels: int) -> nn.Sequential:
     """MoCo v2's projection: fc-relu-fc [P 6.5: "the same as MoCo v2 except for the input
@@ -48,6 +50,11 @@ class DetCoNeck(BaseModule):
                  with_local: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg)
+        for i, c in enumerate(in_channels):
+            check_width('DetCoNeck', f'model.neck.in_channels[{i}]', c)
+        check_width('DetCoNeck', 'model.neck.hid_channels', hid_channels)
+        check_width('DetCoNeck', 'model.neck.out_channels', out_channels)
+        check_width('DetCoNeck', 'model.neck.num_patches', num_patches)
         self.in_channels = tuple(in_channels)
         self.out_channels = out_channels
         self.num_patches = num_patches
