@@ -5,10 +5,9 @@
 ``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
 MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``JigsawPatches``,
 ``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
-TRANSFORMS, ``CrashSafeCheckpointHook``, ``NonFiniteCheckHook``, ``PerStageKNNHook``,
-``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``, ``QueueBatchCheckHook``,
-``SkippedImagesHook`` and
-``WeightsOnlyCheckpointHook`` into its HOOKS,
+TRANSFORMS, ``CrashSafeCheckpointHook``, ``JigsawCheckHook``, ``NonFiniteCheckHook``,
+``PerStageKNNHook``, ``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``,
+``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
 ``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``.
 """
@@ -20,17 +19,18 @@ stack_repairs.apply_all()
 from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
                        JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
-                     NonFiniteCheckHook, PerStageKNNHook, PreciseBNHook, PretrainedCheckHook,
-                     QueueBatchCheckHook, ReestimateBNHook, SkippedImagesHook,
-                     WeightsOnlyCheckpointHook)
+                     JigsawCheckHook, NonFiniteCheckHook, PerStageKNNHook, PreciseBNHook,
+                     PretrainedCheckHook, QueueBatchCheckHook, ReestimateBNHook,
+                     SkippedImagesHook, WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
     'CheckedImageList', 'ContiguousRandomResizedCrop', 'CrashSafeCheckpointHook', 'DetCo',
-    'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoLogProcessor',
-    'DetCoNeck', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'NonFiniteCheckHook',
-    'PerStageKNNHook', 'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook',
-    'ReestimateBNHook', 'SkippedImagesHook', 'UnlabeledImages', 'WeightsOnlyCheckpointHook'
+    'DetCoGPUAugDataPreprocessor', 'DetCoHead', 'DetCoLogProcessor', 'DetCoNeck',
+    'JigsawCheckHook', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta',
+    'NonFiniteCheckHook', 'PerStageKNNHook', 'PreciseBNHook', 'PretrainedCheckHook',
+    'QueueBatchCheckHook', 'ReestimateBNHook', 'SkippedImagesHook', 'UnlabeledImages',
+    'WeightsOnlyCheckpointHook'
 ]

@@ -2,14 +2,26 @@
 """Misconfigurations fail before training with one line naming the key, value and fix
 (issue 10, item 2), and the jigsaw mosaic has one contract (item 3)."""
 import copy
+import importlib.util
+import os.path as osp
+import re
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmselfsup.registry import DATASETS, MODELS, TRANSFORMS
 
+from conftest import ROOT, TINY_CONFIG, tiny_pretrain_options, train_in_process
 from detco_mm.models.utils import mosaic_to_patches, patches_to_mosaic
+
+TINY_GPUAUG = osp.join(ROOT, 'configs', 'detco', 'detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py')
+TINY_MMPRETRAIN = osp.join(ROOT, 'configs', 'detco_mmpretrain',
+                           'detco_resnet18_1xb4-coslr-2e_tiny.py')
+# A 2x2 jigsaw of 36 px patches: a 72 px mosaic, like the tiny configs' 3x3 of 24 px, so
+# nothing in the shapes tells the 9-patch neck that it re-cuts other patches.
+TWO_BY_TWO = dict(grid=2, cell_size=48, patch_size=36)
 
 
 @pytest.mark.parametrize('key, value, message', [
@@ -124,9 +136,10 @@ def local_pipeline_batch(cfg, data_root, **jigsaw):
     # a 2x2 jigsaw of 36 px patches: a 72 px mosaic, the size of the 3x3 one of 24 px
     (dict(grid=2, cell_size=48, patch_size=36), 9,
      r'model.neck.num_patches=9 cuts each local view into 3x3 patches, but JigsawPatches '
-     r'tiled it as a 2x2 grid .* set model.neck.num_patches=4 or JigsawPatches\(grid=3\)'),
-    (dict(), 4, r'model.neck.num_patches=4 cuts .* 2x2 patches, but JigsawPatches tiled it '
-     r'as a 3x3 grid'),
+     r'\(input view 2\) tiles it as a 2x2 grid; set model.neck.num_patches=4 or '
+     r'JigsawPatches\(grid=3\)'),
+    (dict(), 4, r'model.neck.num_patches=4 cuts .* 2x2 patches, but JigsawPatches \(input '
+     r'view 2\) tiles it as a 3x3 grid'),
 ])
 def test_jigsaw_grid_recorded_and_checked_against_the_neck(tiny_cfg, synthetic_root, jigsaw,
                                                            num_patches, message):
@@ -139,3 +152,63 @@ def test_jigsaw_grid_recorded_and_checked_against_the_neck(tiny_cfg, synthetic_r
     with pytest.raises(ValueError, match=message):
         model.loss(inputs, data_samples)
     assert int(model.head.queue_g_ptr[0]) == 0  # refused before anything was enqueued
+
+
+def test_device_jigsaw_checked_against_the_neck_at_build():
+    cfg = Config.fromfile(TINY_GPUAUG).model
+    cfg.data_preprocessor.jigsaw.update(TWO_BY_TWO)
+    with pytest.raises(ValueError, match=(
+            r'^model.neck.num_patches=9 cuts each local view into 3x3 patches, but '
+            r'model.data_preprocessor.jigsaw tiles it as a 2x2 grid; set '
+            r'model.neck.num_patches=4 or model.data_preprocessor.jigsaw.grid=3$')):
+        MODELS.build(cfg)
+    cfg.neck.num_patches = 4
+    assert MODELS.build(cfg).grid == 2
+
+
+def refused_before_step_1(config, tmp_path, data_root, edit_local_views) -> str:
+    """The message of a tiny run whose local views' pipeline ``edit_local_views`` changed;
+    asserts that it stopped before any step."""
+    cfg = Config.fromfile(config)
+    edit_local_views(cfg.train_dataloader.dataset.pipeline[1].transforms[1])
+    cfg.dump(tmp_path / 'config.py')
+    work_dir = tmp_path / 'work'
+    with pytest.raises(ValueError) as error:
+        train_in_process(str(tmp_path / 'config.py'), work_dir,
+                         cfg_options=tiny_pretrain_options(data_root, 1))
+    scalars = list(work_dir.glob('*/vis_data/scalars.json'))
+    assert not list(work_dir.glob('*.pth')) and not any(f.read_text() for f in scalars)
+    assert '\n' not in str(error.value)
+    return str(error.value)
+
+
+@pytest.mark.parametrize('edit, message', [
+    (lambda local: local[-1].update(TWO_BY_TWO),
+     r'^model.neck.num_patches=9 cuts each local view into 3x3 patches, but '
+     r'JigsawPatches\(grid=2, cell_size=48, patch_size=36, .*\) in '
+     r'train_dataloader.dataset.pipeline tiles it as a 2x2 grid; set '
+     r'model.neck.num_patches=4 or JigsawPatches\(grid=3\)$'),
+    (lambda local: local.pop(),
+     r"use local views, but neither train_dataloader.dataset.pipeline has a JigsawPatches "
+     r"nor model.data_preprocessor a jigsaw"),
+    # 72 px mosaics resized to 96: the model would cut 32 px squares across the patches
+    (lambda local: local.append(dict(type='Resize', scale=(96, 96))),
+     r'local view 2 reaches the model as \(96, 96\) px, but the JigsawPatches of '
+     r'train_dataloader.dataset.pipeline write 72x72 px mosaics'),
+], ids=['2x2-into-9-patches', 'no-jigsaw', 'resized-after-jigsaw'])
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+def test_pipeline_jigsaw_checked_before_step_1(tmp_path, synthetic_root, edit, message):
+    """JigsawCheckHook reads the pipeline's JigsawPatches, not the samples' metainfo."""
+    assert re.search(message, refused_before_step_1(TINY_CONFIG, tmp_path, synthetic_root,
+                                                    edit))
+
+
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+def test_mmpretrain_jigsaw_checked_before_step_1(tmp_path, synthetic_root):
+    """mmpretrain's MultiView and PackInputs drop the jigsaw metainfo: the hook still sees it."""
+    if importlib.util.find_spec('mmpretrain') is None:
+        pytest.skip('mmpretrain is not installed (`make test` installs it)')
+    message = refused_before_step_1(TINY_MMPRETRAIN, tmp_path, synthetic_root,
+                                    lambda local: local[-1].update(TWO_BY_TWO))
+    assert re.search(r'^model.neck.num_patches=9 .* JigsawPatches\(grid=2, .* tiles it as a '
+                     r'2x2 grid', message)

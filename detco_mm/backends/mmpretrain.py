@@ -66,7 +66,7 @@ TRANSFORMS.register_module(module=JigsawPatches)
 # The hooks of the shared runtime (configs/detco/_base_/default_runtime.py) and its log
 # processor, which configs/detco_mmpretrain inherits (not PreciseBNHook: mmdet runs use it, and
 # mmpretrain has its own of that name).
-for hook in (engine.CrashSafeCheckpointHook, engine.NonFiniteCheckHook,
+for hook in (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook, engine.NonFiniteCheckHook,
              engine.QueueBatchCheckHook, engine.SkippedImagesHook,
              engine.WeightsOnlyCheckpointHook):
     HOOKS.register_module(module=hook)

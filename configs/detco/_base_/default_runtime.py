@@ -16,6 +16,8 @@ default_hooks = dict(
 custom_hooks = [
     # Queue length vs global batch size and drop_last, checked before the first step.
     dict(type='QueueBatchCheckHook'),
+    # The local views' jigsaw grid vs model.neck.num_patches, checked before the first step.
+    dict(type='JigsawCheckHook'),
     # Checkpoints that --resume loads with torch.load(weights_only=True); see the hook.
     dict(type='WeightsOnlyCheckpointHook'),
     # Stop at the first NaN/Inf loss term or weight, before a checkpoint of it is saved.

@@ -53,6 +53,7 @@ knn_pipeline = [
 ]
 custom_hooks = [
     dict(type='QueueBatchCheckHook'),
+    dict(type='JigsawCheckHook'),
     dict(type='WeightsOnlyCheckpointHook'),
     dict(
         type='PerStageKNNHook',

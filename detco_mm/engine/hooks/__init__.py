@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .crash_safe_checkpoint_hook import CrashSafeCheckpointHook
+from .jigsaw_check_hook import JigsawCheckHook
 from .non_finite_check_hook import NonFiniteCheckHook
 from .per_stage_knn_hook import PerStageKNNHook
 from .precise_bn_hook import PreciseBNHook
@@ -10,7 +11,7 @@ from .skipped_images_hook import SkippedImagesHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
-    'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'PerStageKNNHook', 'PreciseBNHook',
-    'PretrainedCheckHook', 'QueueBatchCheckHook', 'ReestimateBNHook', 'SkippedImagesHook',
-    'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
+    'CrashSafeCheckpointHook', 'JigsawCheckHook', 'NonFiniteCheckHook', 'PerStageKNNHook',
+    'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook', 'ReestimateBNHook',
+    'SkippedImagesHook', 'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
 ]

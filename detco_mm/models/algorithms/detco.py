@@ -10,7 +10,7 @@ from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.registry import MODELS
 from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
-from ..utils import check_mosaic_grid, mosaic_to_patches
+from ..utils import check_jigsaw_grid, check_mosaic_grid, mosaic_to_patches
 from ..utils.checks import (check_backbone_channels, check_embedding_dims, check_grid,
                             check_momentum)
 
@@ -63,6 +63,12 @@ class DetCoMixin:
             raise ValueError(f'DetCo: head.contrasts={self.head.contrasts} need local views '
                              f'but neck.with_local=False')
         self.grid = check_grid(self.neck.num_patches)
+        # The device jigsaw (detco-gpuaug configs) is part of the model, so it is checked
+        # here; the train pipeline's JigsawPatches by JigsawCheckHook, before step 1.
+        jigsaw = getattr(self.data_preprocessor, 'jigsaw', None)
+        if 'l' in self.head.views and jigsaw is not None:
+            check_jigsaw_grid(jigsaw.grid, self.grid, 'model.data_preprocessor.jigsaw',
+                              'model.data_preprocessor.jigsaw.grid={grid}')
         # The key encoder: backbone + all neck heads, momentum-updated [M].
         self.encoder_k = ExponentialMovingAverage(self._query_encoder(), 1 - momentum)
 

@@ -10,8 +10,11 @@ back (``DetCo``); they are inverses of each other. Both work on numpy arrays and
 tensors, channels first (N, C, H, W) or channels last (N, H, W, C).
 
 A mosaic does not say how many patches it holds (a 72 px mosaic is 3 x 24 px or 2 x 36 px),
-so the transform also records ``grid`` in the sample's metainfo under ``MOSAIC_GRID_KEY``
-and ``check_mosaic_grid`` compares it with the grid the model cuts.
+so the grid of every jigsaw is compared with the grid the model cuts before step 1
+(``check_jigsaw_grid``): the device jigsaw's when the model is built, the train pipeline's
+``JigsawPatches`` by ``JigsawCheckHook``, which also checks the size of the first batch's
+mosaics. The transform also records ``grid`` in the sample's metainfo under
+``MOSAIC_GRID_KEY``, which ``check_mosaic_grid`` compares at every step where it survives.
 """
 from typing import Optional, Sequence, Union
 
@@ -106,6 +109,23 @@ def mosaic_to_patches(x: Array, grid: int, channels_last: bool = False) -> Array
     return x.reshape(n * grid * grid, c, p, p)
 
 
+def check_jigsaw_grid(jigsaw_grid: int, grid: int, jigsaw: str, fix: str) -> None:
+    """Fail when a jigsaw tiles another grid than the model cuts.
+
+    Args:
+        jigsaw_grid (int): Cells per side of the jigsaw.
+        grid (int): Patches per side the model cuts (``model.neck.num_patches`` = grid**2).
+        jigsaw (str): What tiles the mosaics, for the message.
+        fix (str): The setting that would make the jigsaw agree, with ``{grid}`` for the
+            value.
+    """
+    if jigsaw_grid != grid:
+        raise ValueError(
+            f'model.neck.num_patches={grid * grid} cuts each local view into {grid}x{grid} '
+            f'patches, but {jigsaw} tiles it as a {jigsaw_grid}x{jigsaw_grid} grid; set '
+            f'model.neck.num_patches={jigsaw_grid ** 2} or {fix.format(grid=grid)}')
+
+
 def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int) -> None:
     """Fail when the mosaics of ``views`` were tiled with another grid than the model cuts.
 
@@ -123,9 +143,6 @@ def check_mosaic_grid(data_samples: Sequence, views: Sequence[int], grid: int) -
         if recorded is None:
             continue
         for view in views:
-            if view < len(recorded) and recorded[view] is not None and recorded[view] != grid:
-                raise ValueError(
-                    f'model.neck.num_patches={grid * grid} cuts each local view into '
-                    f'{grid}x{grid} patches, but JigsawPatches tiled it as a {recorded[view]}x'
-                    f'{recorded[view]} grid (input view {view}); set model.neck.num_patches='
-                    f'{recorded[view] ** 2} or JigsawPatches(grid={grid})')
+            if view < len(recorded) and recorded[view] is not None:
+                check_jigsaw_grid(recorded[view], grid, f'JigsawPatches (input view {view})',
+                                  'JigsawPatches(grid={grid})')
