@@ -1,10 +1,14 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Bad and unusual images (issue 10, item 1): each is decoded right or skipped with a warning
 naming it; image-list problems are one-line errors before training."""
+import contextlib
 import copy
 import os
 import shutil
+import signal
+import struct
 import types
+import zlib
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from PIL import Image
 
 from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process
 from detco_mm.datasets import SKIPPED_KEY, BadImageError
+from detco_mm.datasets.transforms import loading
 
 NON_UTF8 = b'caf\xe9.png'  # a latin-1 file name: not valid UTF-8
 
@@ -232,3 +237,104 @@ def test_run_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_root, i
     assert 'distinct skipped so far' in log
     state = torch.load(tmp_path / 'work' / 'epoch_1.pth', weights_only=True)['state_dict']
     assert state['head.queue_g_ptr'].tolist() == [8] * 4  # 2 full batches of 4
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Fail instead of hanging: SIGALRM interrupts a blocking open() (e.g. of a FIFO)."""
+    def expire(signum, frame):
+        raise TimeoutError(f'blocked for {seconds} s')
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def gray_png(path, width, height):
+    """A valid all-black 8-bit gray PNG, compressed row by row (never whole in memory): 1 MB
+    for 16000 x 16000 px at zlib's fastest level, 249 KB at its best."""
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data)))
+    pack = zlib.compressobj(1)
+    row = bytes(1 + width)  # filter byte 0 + the row
+    idat = b''.join(pack.compress(row) for _ in range(height)) + pack.flush()
+    with open(path, 'wb') as file:
+        file.write(loading.PNG_START + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height,
+                                                                   8, 0, 0, 0, 0)) +
+                   chunk(b'IDAT', idat) + chunk(b'IEND', b''))
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if an image is decoded."""
+    def decode(*args, **kwargs):
+        raise AssertionError('decoded')
+    monkeypatch.setattr(loading.mmcv, 'imfrombytes', decode)
+
+
+@pytest.fixture(scope='module')
+def special_root(tmp_path_factory):
+    """data_root whose list names a FIFO, a directory and a device, each called like an
+    image, two images over the default pixel limit and one good image."""
+    root = tmp_path_factory.mktemp('special_files')
+    train = root / 'train'
+    train.mkdir()
+    os.mkfifo(train / 'fifo.jpg')
+    (train / 'folder.jpg').mkdir()
+    os.symlink(os.devnull, train / 'device.jpg')
+    # 100 Mpx: over PIL's 89.5 Mpx limit; 256 Mpx: over twice it, where PIL gives no size
+    gray_png(train / 'huge.png', 10000, 10000)
+    gray_png(train / 'bomb.png', 16000, 16000)
+    Image.new('RGB', (40, 30), (1, 2, 3)).save(train / 'good.png')
+    reasons = {'fifo.jpg': 'a FIFO (named pipe), not a regular file; not opened',
+               'folder.jpg': 'a directory, not a regular file; not opened',
+               'device.jpg': 'a character device, not a regular file; not opened',
+               'huge.png': '10000x10000 = 100000000 pixels, more than '
+                           f'LoadImageChecked(max_pixels={Image.MAX_IMAGE_PIXELS}); not decoded',
+               'bomb.png': f'more than {2 * Image.MAX_IMAGE_PIXELS} pixels, more than '
+                           f'LoadImageChecked(max_pixels={Image.MAX_IMAGE_PIXELS}); not decoded'}
+    (root / 'meta').mkdir()
+    (root / 'meta' / 'train.txt').write_text('\n'.join([*reasons, 'good.png']))
+    return types.SimpleNamespace(root=f'{root}/', train=str(train), reasons=reasons)
+
+
+def test_special_files_and_huge_images_refused_without_opening_or_decoding(special_root,
+                                                                            no_decoding):
+    for name, reason in special_root.reasons.items():
+        with time_limit(10), pytest.raises(BadImageError) as error:
+            load(os.path.join(special_root.train, name))
+        assert str(error.value) == f'{os.path.join(special_root.train, name)}: {reason}'
+
+
+def test_pixel_limit_is_a_switch(tmp_path):
+    Image.new('RGB', (100, 80), (1, 2, 3)).save(tmp_path / 'img.png')
+    path = str(tmp_path / 'img.png')
+    small = TRANSFORMS.build(dict(type='LoadImageChecked', max_pixels=7999))
+    with pytest.raises(BadImageError, match=r'img.png: 100x80 = 8000 pixels, more than '
+                       r'LoadImageChecked\(max_pixels=7999\); not decoded'):
+        small(dict(img_path=path))
+    for limit in (8000, None):
+        out = TRANSFORMS.build(dict(type='LoadImageChecked', max_pixels=limit))(
+            dict(img_path=path))
+        assert out['img'].shape == (80, 100, 3)
+    with pytest.raises(ValueError, match=r"max_pixels='1e6' must be a positive integer"):
+        TRANSFORMS.build(dict(type='LoadImageChecked', max_pixels='1e6'))
+
+
+def test_special_files_in_the_list_are_skipped_naming_them(tiny_cfg, special_root):
+    """Through the tiny config's dataset: every sample is full, every special file and huge
+    image is named as skipped, and nothing blocks."""
+    dataset = build_dataset(tiny_cfg, special_root.root, max_skipped_fraction=1.)
+    with time_limit(60):
+        for i, name in enumerate(special_root.reasons):
+            sample = dataset[i]
+            assert [tuple(x.shape) for x in sample['inputs']] == [(3, 64, 64)] * 2 + [
+                (3, 72, 72)] * 2
+            skipped = sample['data_samples'].metainfo[SKIPPED_KEY]
+            assert skipped[0] == f'{os.path.join(special_root.train, name)}: ' \
+                                 f'{special_root.reasons[name]}'
+            assert sample['data_samples'].img_path.endswith('good.png')
