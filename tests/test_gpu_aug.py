@@ -340,6 +340,26 @@ def test_preprocessor_bad_configs():
         pre(data, True)
 
 
+@pytest.mark.slow(30)
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+def test_tiny_gpuaug_resume_continues_the_draws(tmp_path, synthetic_root):
+    """1 epoch, then --resume to 2, ends where 2 epochs in one go end: the preprocessor's
+    draws of epoch 2 follow from the restored global generator states, not from the seed."""
+    seeded = ['randomness.seed=3', 'randomness.deterministic=True']
+
+    def train(work_dir, epochs, *options):
+        train_in_process(TINY_GPUAUG, work_dir, cfg_options=[
+            *tiny_pretrain_options(synthetic_root, epochs), *seeded, *options])
+        return torch.load(work_dir / f'epoch_{epochs}.pth', weights_only=True)['state_dict']
+
+    expected = train(tmp_path / 'straight', 2)
+    train(tmp_path / 'resumed', 1)
+    resumed = train(tmp_path / 'resumed', 2, 'resume=True')
+    assert set(resumed) == set(expected)
+    for key in expected:
+        torch.testing.assert_close(resumed[key], expected[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_tiny_gpuaug_config_trains(tmp_path, synthetic_root):
     log = train_in_process(TINY_GPUAUG, tmp_path,
