@@ -50,9 +50,13 @@ class JigsawCheckHook(Hook):
     Models without local views are left alone.
     """
 
+    def __init__(self) -> None:
+        # Sides of the mosaics the pipeline's jigsaws write, until the first batch is checked.
+        self.mosaic_sides: List[int] = []
+
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self.mosaic_sides: List[int] = []
+        self.mosaic_sides = []
         if 'l' not in getattr(getattr(model, 'head', None), 'views', ()):
             return
         jigsaws = list(find_jigsaws(runner.train_dataloader.dataset))
