@@ -1,9 +1,11 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Checkpoint files in and out: weights with NaN or Inf refused wherever a file enters, a
 damaged ``last_checkpoint`` reported by name with a fall-back to the newest complete
-checkpoint, outputs written whole with the work dir's permissions."""
+checkpoint, outputs written whole with the work dir's permissions, and a refused file ending
+the process with its one line."""
 import errno
 import os
+import sys
 
 import pytest
 import torch
@@ -162,3 +164,13 @@ def test_resume_with_a_garbage_last_checkpoint(tiny_pretrain_dir, synthetic_root
     assert 'resumed epoch: 1' in log
     assert (work_dir / 'epoch_2.pth').is_file()
 
+
+def test_checkpoint_error_ends_the_process_with_its_line(capsys):
+    sys.excepthook(CheckpointError, CheckpointError('x.pth: the reason'), None)
+    assert capsys.readouterr().err == 'CheckpointError: x.pth: the reason\n'
+    try:
+        raise ValueError('another error')
+    except ValueError as error:
+        sys.excepthook(ValueError, error, error.__traceback__)
+    err = capsys.readouterr().err
+    assert err.startswith('Traceback') and err.endswith('ValueError: another error\n')
