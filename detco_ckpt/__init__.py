@@ -127,7 +127,7 @@ def local_path(path: str, model_dir: str = None, progress: bool = True) -> str:
 
 def weights(checkpoint: object) -> Dict[str, torch.Tensor]:
     """The tensors of the model in a loaded file: its ``state_dict`` entry, or the file
-    itself when it is a bare state_dict (torchvision, detectron2 after conversion...)."""
+    itself when it is a bare state_dict (torchvision's files)."""
     state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
     if not isinstance(state_dict, dict):
         return {}
