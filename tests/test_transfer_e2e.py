@@ -219,3 +219,4 @@ def test_voc07_svm_extraction_refuses_wrong_depth(tiny_backbone):
         model.init_weights()
     assert str(error.value).startswith(
         f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config')
+    assert not model.is_init  # refused before mmengine loaded the file
