@@ -8,13 +8,16 @@ MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``Jigsaw
 TRANSFORMS, ``CrashSafeCheckpointHook``, ``JigsawCheckHook``, ``NonFiniteCheckHook``,
 ``PerStageKNNHook``, ``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``,
 ``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
-``DetCoLogProcessor`` into its LOG_PROCESSORS, and applies the repairs of the pinned stack in
-``detco_mm.stack_repairs``.
+``DetCoLogProcessor`` into its LOG_PROCESSORS, applies the repairs of the pinned stack in
+``detco_mm.stack_repairs``, and makes a refused checkpoint end the process with its one-line
+reason (``detco_mm.excepthook``).
 """
 from . import stack_repairs
+from .excepthook import install_checkpoint_error_hook
 
 # Before the modules below import the toolboxes: a repair may have to precede their imports.
 stack_repairs.apply_all()
+install_checkpoint_error_hook()
 
 from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
                        JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)

@@ -101,7 +101,7 @@ def test_converter_refuses_non_finite_weights(tiny_checkpoint, tmp_path, capsys)
     with pytest.raises(SystemExit) as error:
         detco_to_backbone.main([str(tiny_checkpoint), str(out)])
     assert error.value.code == 1 and not out.exists()
-    assert (f'{tiny_checkpoint}: backbone.layer3.0.conv1.weight and 0 more of '
+    assert (f'{tiny_checkpoint}: backbone.layer3.0.conv1.weight holds NaN or Inf (1 of '
             in capsys.readouterr().err)
 
 

@@ -5,6 +5,7 @@ a pretrained file that would leave part of the backbone (or res5 of C4) at rando
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 
@@ -80,7 +81,8 @@ def train_until_first_iteration(config, data_root, options, work_dir):
     runner = Runner.from_cfg(cfg)
     with pytest.raises(CheckpointError) as error:
         runner.train()
-    assert runner.iter == 0
+    # refused before mmengine initialised the weights (and logged its size mismatches)
+    assert runner.iter == 0 and not runner.model.is_init
     return str(error.value)
 
 
@@ -149,6 +151,53 @@ def test_c4_res5_head_is_checked(tiny_backbone, tmp_path):
     check_pretrained_inits(head)
 
 
+@pytest.mark.parametrize('url', ['https://example.invalid/detco/backbone.pth',
+                                 'torchvision://resnet50'])
+def test_url_checkpoints_are_checked(url, tiny_backbone, tmp_path, monkeypatch):
+    """A ResNet-18 file behind a URL (already in torch hub's cache: nothing is downloaded)
+    is refused in a ResNet-50 backbone like a local one."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmengine.runner.checkpoint import get_torchvision_models
+
+    from detco_mm.engine import check_pretrained_inits
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    http = get_torchvision_models()['resnet50'] if url.startswith('torchvision') else url
+    cache = tmp_path / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    shutil.copy(tiny_backbone, cache / osp.basename(http))
+    backbone = MMDET_MODELS.build(dict(type='mmdet.ResNet', depth=50, init_cfg=dict(
+        type='Pretrained', checkpoint=url)))
+    with pytest.raises(CheckpointError) as error:
+        check_pretrained_inits(backbone)
+    assert str(error.value).startswith(f'{url}: a ResNet-18 checkpoint into a ResNet-50 '
+                                       f'config: model.layer1.0.conv1.weight is (64, 64, 3, 3)')
+
+
+@pytest.mark.e2e
+def test_refusal_is_the_last_line_of_the_training_process(tiny_backbone, synthetic_root,
+                                                          tmp_path):
+    """mmdet's train.py (what ``mim train mmdet`` runs) with a ResNet-18 file in a ResNet-50
+    detector: no size-mismatch lines, no traceback, the reason as the last line of stderr."""
+    import mmdet
+    options = ['model.backbone.depth=50', 'model.neck.in_channels=[256,512,1024,2048]',
+               f'model.backbone.init_cfg.checkpoint={tiny_backbone}',
+               f'train_dataloader.dataset.data_root={synthetic_root}',
+               f'val_dataloader.dataset.data_root={synthetic_root}',  # only its training set
+               'val_dataloader.dataset.ann_file=annotations/instances_train.json',
+               f'val_evaluator.ann_file={synthetic_root}annotations/instances_train.json']
+    proc = subprocess.run(
+        [sys.executable, osp.join(mmdet.__path__[0], '.mim', 'tools', 'train.py'), DEMO_CONFIG,
+         '--work-dir', str(tmp_path), '--cfg-options', *options],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'CheckpointError: {tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config: '
+        f'model.backbone.layer1.0.conv1.weight is (64, 64, 3, 3) in the file, (64, 64, 1, 1) '
+        f'in the model; use a config with a ResNet-18 backbone, or a ResNet-50 DetCo file')
+    assert 'Traceback' not in proc.stderr
+    assert 'size mismatch' not in proc.stdout + proc.stderr
+
+
 def test_linear_classification_refuses_wrong_depth(tiny_backbone, synthetic_root, tmp_path):
     options = {'model.backbone.init_cfg.checkpoint': tiny_backbone,
                'train_dataloader.dataset.ann_file': 'meta/train.txt',
@@ -170,3 +219,4 @@ def test_voc07_svm_extraction_refuses_wrong_depth(tiny_backbone):
         model.init_weights()
     assert str(error.value).startswith(
         f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config')
+    assert not model.is_init  # refused before mmengine loaded the file

@@ -7,7 +7,7 @@ import os
 from typing import Dict
 
 import torch
-from detco_ckpt import MOMENTUM_PREFIX, QUERY_PREFIX, CheckpointError
+from detco_ckpt import MOMENTUM_PREFIX, QUERY_PREFIX, CheckpointError, atomic_file
 
 # The ResNets whose key names mmselfsup/mmcls and torchvision share (conv1, bn1, layer1..4,
 # downsample.0/1); deep stems (ResNetV1c/V1d) and ``avg_down`` have no torchvision twin.
@@ -82,7 +82,8 @@ def torchvision_resnet(backbone: Dict[str, torch.Tensor]) -> str:
 
 
 def save(obj: object, path: str, saver) -> None:
-    """Write ``obj`` to ``path`` with ``saver(obj, file)``, creating the folder.
+    """Write ``obj`` to ``path`` with ``saver(obj, file)``, creating the folder; whole or not
+    at all (``detco_ckpt.atomic_file``): a full disk leaves no partial output to fine-tune from.
 
     Args:
         obj: What to write.
@@ -90,8 +91,7 @@ def save(obj: object, path: str, saver) -> None:
         saver (callable): ``torch.save`` or ``pickle.dump``.
     """
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, 'wb') as file:
+        with atomic_file(path) as file:
             saver(obj, file)
     except OSError as error:
-        raise CheckpointError(f'{path}: cannot write ({error.strerror})') from None
+        raise CheckpointError(f'{path}: cannot write ({error.strerror or error})') from None

@@ -3,50 +3,17 @@
 import os
 import os.path as osp
 import random
-import tempfile
-from typing import Union
 
 import numpy as np
 import torch
+from detco_ckpt import TMP_PREFIX, atomic_write
 from mmengine.dist import all_gather_object, get_rank, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmselfsup.registry import HOOKS
 
-# Prefix of the temporary files; no '.pth' suffix, so nothing that looks for checkpoints
-# (mmengine's ``last_checkpoint``, globs for ``*.pth``) ever takes a torn one.
-TMP_PREFIX = '.tmp-detco-'
 ATOMIC_BACKEND = 'detco_atomic_local'
 RNG_KEY = 'detco_rng_states'
-
-
-def atomic_write(data: Union[bytes, str], path: str) -> None:
-    """Write ``path`` so that it either keeps its old content or has all of ``data``.
-
-    The bytes go to a temporary file in the same directory (``os.replace`` is atomic only
-    within one file system), are flushed to disk (``fsync``), and only then is the file
-    renamed over ``path``; the directory is synced so the rename itself survives a power cut.
-    """
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'{TMP_PREFIX}{osp.basename(path)}.', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @register_backend(ATOMIC_BACKEND, force=True)

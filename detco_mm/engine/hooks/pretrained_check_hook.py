@@ -1,5 +1,5 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-"""Stop a fine-tuning run whose pretrained init left part of the network at random."""
+"""Stop a fine-tuning run whose pretrained init would leave part of the network at random."""
 import os.path as osp
 from typing import List, Tuple
 
@@ -7,19 +7,19 @@ from detco_ckpt import check_init
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import PretrainedInit, is_model_wrapper
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmselfsup.registry import HOOKS
 from torch import nn
 
 
 def pretrained_inits(model: nn.Module) -> List[Tuple[str, nn.Module, dict]]:
-    """``(name, module, init_cfg)`` of every module of ``model`` initialised from a local file
-    (``init_cfg`` of type ``Pretrained``; ``torchvision://`` & co. URLs are not DetCo files)."""
+    """``(name, module, init_cfg)`` of every module of ``model`` initialised from a file or a
+    URL (``init_cfg`` of type ``Pretrained``)."""
     found = []
     for name, module in model.named_modules():
         init_cfgs = getattr(module, 'init_cfg', None) or []
         for init_cfg in [init_cfgs] if isinstance(init_cfgs, dict) else init_cfgs:
-            if (init_cfg.get('type') in ('Pretrained', PretrainedInit)
-                    and '://' not in str(init_cfg.get('checkpoint'))):
+            if init_cfg.get('type') in ('Pretrained', PretrainedInit):
                 found.append((name, module, init_cfg))
     return found
 
@@ -36,23 +36,34 @@ def check_pretrained_inits(model: nn.Module) -> None:
     for name, module, init_cfg in pretrained_inits(model):
         target = f'model.{name}' if name else 'model'
         shapes = {key: tuple(value.shape) for key, value in module.state_dict().items()}
-        loaded = check_init(shapes, init_cfg['checkpoint'], init_cfg.get('prefix'), target)
+        path = str(init_cfg['checkpoint'])
+        # A URL is read as PretrainedInit reads it: mmengine's schemes (torchvision://,
+        # open-mmlab://...) name files in tables only mmengine has; the repaired loaders
+        # read them weights-only, from the cache after the first time. A local file is
+        # mapped by check_init instead (only the tensors it compares are read).
+        checkpoint = (CheckpointLoader.load_checkpoint(path, map_location='cpu')
+                      if '://' in path else None)
+        loaded = check_init(shapes, path, init_cfg.get('prefix'), target, checkpoint)
         print_log(f'{target}: {loaded} of {len(shapes)} tensors from '
-                  f'{osp.abspath(init_cfg["checkpoint"])} (checked)', logger='current')
+                  f'{path if checkpoint is not None else osp.abspath(path)} (checked)',
+                  logger='current')
 
 
 @HOOKS.register_module()
 class PretrainedCheckHook(Hook):
-    """Before the first iteration, check that each ``init_cfg=dict(type='Pretrained', ...)``
-    initialised its whole module (backbone; res5 in the RoI head of C4 detectors).
+    """Before mmengine initialises the weights, check that each
+    ``init_cfg=dict(type='Pretrained', ...)`` will initialise its whole module (backbone; res5
+    in the RoI head of C4 detectors), by names and shapes.
 
     mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs size mismatches
     and missing keys, so a ResNet-18 file in a ResNet-50 config or a wrong ``prefix``
     fine-tunes from a mostly random backbone and reports its AP as DetCo's. The check reads
-    the file again (``detco_ckpt``, weights-only) rather than replacing the init: mmengine
+    the file itself (``detco_ckpt``, weights-only) rather than replacing the init: mmengine
     and mmcls treat only ``type='Pretrained'`` as the pretrained load (it runs after the
     children's own init, and mmcls's ResNet then skips its zero-init of residual norms).
     """
 
-    def before_train(self, runner) -> None:
+    def before_run(self, runner) -> None:
+        # before_run precedes Runner._init_model_weights: a file that does not fit is refused
+        # before mmengine loads it and logs a page of size mismatches.
         check_pretrained_inits(runner.model)

@@ -30,15 +30,15 @@ SCRIPT = osp.join(mmselfsup.__path__[0], '.mim', 'tools', 'benchmarks', 'classif
 
 def checked_build(build):
     """``MODELS.build`` whose algorithms (models with a ``backbone``) check their pretrained
-    load right after ``init_weights()``, the call extract.py makes."""
+    load in ``init_weights()``, the call extract.py makes, before mmengine loads the file."""
     def build_model(cfg, *args, **kwargs):
         model = build(cfg, *args, **kwargs)
         if getattr(model, 'backbone', None) is not None:
             init_weights = model.init_weights
 
             def checked_init_weights():
-                init_weights()
                 check_pretrained_inits(model)
+                init_weights()
             model.init_weights = checked_init_weights
         return model
     return build_model
