@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import TINY_CONFIG, run_tool, tiny_knn_config
+from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool,
+                      tiny_knn_config)
 from detco_mm.evaluation import nearest_neighbours
 
 
@@ -18,9 +19,15 @@ def test_nearest_neighbours_skip_the_query_itself():
     assert sim[0, 0] == pytest.approx(float(bank[0] @ bank[1]))
 
 
-def test_attention_maps_two_checkpoints(tiny_pretrain_dir, synthetic_root, tmp_path, capsys):
+@pytest.mark.parametrize('config', [TINY_CONFIG, TINY_MMPRETRAIN], ids=['mmselfsup',
+                                                                       'mmpretrain'])
+def test_attention_maps_two_checkpoints(config, tiny_pretrain_dir, synthetic_root, tmp_path,
+                                       capsys):
+    """With the config of either face (checkpoints of both faces have the same keys)."""
+    if config == TINY_MMPRETRAIN:
+        needs_mmpretrain()
     images = sorted(Path(synthetic_root).glob('train/*/*.jpg'))[:2]
-    code, _, err = run_tool('analysis/attention_maps.py', TINY_CONFIG,
+    code, _, err = run_tool('analysis/attention_maps.py', config,
                             tiny_pretrain_dir / 'epoch_1.pth', '--compare', 'random',
                             '--images', *images, '--short-side', 64, '--out-dir', tmp_path,
                             capsys=capsys)
