@@ -177,16 +177,18 @@ custom_hooks = [
     dict(type='PerStageKNNHook', interval=1, k=3,
          train_dataloader=dict(batch_size=3, num_workers=0, dataset=dict(
              type='mmcls.ImageNet', data_root={root!r}, ann_file={ann!r},
-             data_prefix='train/', pipeline=knn_pipeline)))
+             data_prefix='train/', pipeline=knn_pipeline,
+             _scope_='mmselfsup')))  # the pipeline's names, also under the mmpretrain face
 ]
 '''
 
 
-def tiny_knn_config(tmp_path, data_root: str, ann_file: str = 'meta/train.txt') -> str:
-    """The tiny config plus a ``PerStageKNNHook`` on the labelled images of ``data_root``
-    (32 px centre crops, k=3, every epoch); returns the config's path."""
+def tiny_knn_config(tmp_path, data_root: str, ann_file: str = 'meta/train.txt',
+                    base: str = TINY_CONFIG) -> str:
+    """The tiny config (``base``: of either face) plus a ``PerStageKNNHook`` on the labelled
+    images of ``data_root`` (32 px centre crops, k=3, every epoch); returns the config's path."""
     config = tmp_path / 'tiny_knn.py'
-    config.write_text(TINY_KNN_CONFIG.format(base=TINY_CONFIG, root=data_root, ann=ann_file))
+    config.write_text(TINY_KNN_CONFIG.format(base=base, root=data_root, ann=ann_file))
     return str(config)
 
 

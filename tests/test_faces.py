@@ -14,7 +14,7 @@ from mmengine.dataset import default_collate
 from mmengine.registry import DefaultScope
 from mmengine.runner import set_random_seed
 
-from conftest import ROOT, TINY_CONFIG, TINY_MMPRETRAIN, run_tool
+from conftest import ROOT, TINY_CONFIG, TINY_MMPRETRAIN, run_tool, tool
 from test_throughput import TINY_MOCOV2
 
 if importlib.util.find_spec('mmpretrain') is None:
@@ -207,3 +207,18 @@ def test_throughput_on_mmpretrain_configs(synthetic_root, tmp_path, capsys):
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
     rates = [float(v) for v in rows['data']]  # the last line starting with 'data'
     assert len(rates) == 5 and all(r > 0 for r in rates), out
+
+
+def test_train_py_picks_the_toolbox_and_names_a_missing_one(monkeypatch):
+    """`mim train detco_mm` (tools/train.py): the config's scope picks the stock script; a
+    toolbox that is not installed is one line naming it, not an ImportError."""
+    train = tool('train.py')
+    assert train.config_toolbox(TINY_CONFIG) == 'mmselfsup'
+    assert train.config_toolbox(TINY_MMPRETRAIN) == 'mmpretrain'
+    assert train.train_script('mmpretrain').endswith('mmpretrain/.mim/tools/train.py')
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *args: None if name == 'mmpretrain' else find_spec(name))
+    with pytest.raises(SystemExit, match=r"default_scope is 'mmpretrain', which is not "
+                       r'installed; `pip install detco_mm\[mmpretrain\]`'):
+        train.config_toolbox(TINY_MMPRETRAIN)
