@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     if args.stage not in stages:
         parser.error(f'--stage {args.stage}: use one of {", ".join(stages)}')
     cfg = Config.fromfile(args.config)
-    init_config_scope(cfg)  # either face's config
+    init_config_scope(cfg)
     checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
     try:
         models = [load_query_backbone(cfg, None if c == 'random' else c) for c in checkpoints]

@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     cfg = Config.fromfile(args.config)
-    init_config_scope(cfg)  # either face's config
+    init_config_scope(cfg)
     cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         cfg.train_dataloader.dataset.data_root = args.data_root

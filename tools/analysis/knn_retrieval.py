@@ -49,7 +49,7 @@ def main(argv=None) -> None:
                         help='override config settings, e.g. the bank\'s data_root')
     args = parser.parse_args(argv)
     cfg = Config.fromfile(args.config)
-    init_config_scope(cfg)  # either face's config
+    init_config_scope(cfg)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') == 'PerStageKNNHook']

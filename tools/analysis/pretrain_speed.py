@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = Config.fromfile(args.config)
-    init_config_scope(cfg)  # either face's config
+    init_config_scope(cfg)
     batch = args.batch or cfg.train_dataloader.batch_size
     g, l = view_sizes(cfg)
     base_cfg = copy.deepcopy(cfg.model)

@@ -184,7 +184,7 @@ def main(argv=None) -> None:
     results = []
     try:
         cfg = Config.fromfile(args.config)
-        init_config_scope(cfg)  # either face's config
+        init_config_scope(cfg)
         dataset = build_dataset(cfg, args.data_root)
         for checkpoint in [args.checkpoint] + ([args.compare] if args.compare else []):
             set_random_seed(args.seed)  # the same images and views for both checkpoints
