@@ -222,3 +222,29 @@ def test_train_py_picks_the_toolbox_and_names_a_missing_one(monkeypatch):
     with pytest.raises(SystemExit, match=r"default_scope is 'mmpretrain', which is not "
                        r'installed; `pip install detco_mm\[mmpretrain\]`'):
         train.config_toolbox(TINY_MMPRETRAIN)
+
+
+@pytest.mark.slow(40)
+def test_every_twin_builds_its_pipeline_and_model():
+    """Every pretraining config under both faces: its train pipeline built in the dataset's
+    scope, and each distinct model (10 per face for the 17 configs; mostly ResNet-50s, ~2 s
+    each) built in the config's scope: the toolbox classes take every setting given them."""
+    models = {}
+    for config in SELFSUP_CONFIGS:
+        for face, path in (('mmselfsup', config), ('mmpretrain', twin(config))):
+            cfg = Config.fromfile(path)
+            dataset_scope = cfg.train_dataloader.dataset.get('_scope_', cfg.default_scope)
+            with DefaultScope.overwrite_default_scope(dataset_scope):
+                from mmengine.registry import TRANSFORMS
+                pipeline = [TRANSFORMS.build(s) for s in cfg.train_dataloader.dataset.pipeline]
+            assert type(pipeline[-1]).__name__ == 'PackSelfSupInputs', path
+            models.setdefault((face, repr(cfg.model.to_dict())), (cfg, path))
+    faces = [face for face, _ in models]
+    assert faces.count('mmselfsup') == faces.count('mmpretrain') < len(SELFSUP_CONFIGS)
+    for (face, _), (cfg, path) in models.items():
+        with DefaultScope.overwrite_default_scope(cfg.default_scope):
+            from mmengine.registry import MODELS
+            model = MODELS.build(cfg.model)
+        expected = SelfSupDetCo if face == 'mmselfsup' else mmpretrain_face.DetCo
+        assert type(model) is expected, path
+        assert type(model.backbone).__module__.startswith(face), path
