@@ -19,6 +19,11 @@ import detco_mm  # noqa: F401  (registers the modules, repairs mmselfsup's regis
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'configs', 'detco', 'detco_resnet18_1xb4-coslr-2e_tiny.py')
+# The same config for mmpretrain (every config of configs/detco/ has such a twin)
+TINY_MMPRETRAIN = osp.join(ROOT, 'configs', 'detco_mmpretrain',
+                           'detco_resnet18_1xb4-coslr-2e_tiny_mmpretrain.py')
+# The shared tiny runs of both faces start from it: their losses are compared step by step.
+SHARED_RUN_SEED = 'randomness.seed=2026'
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # `make test` runs two pytest-xdist workers on CI's 2 cores: one torch thread per worker
@@ -172,16 +177,18 @@ custom_hooks = [
     dict(type='PerStageKNNHook', interval=1, k=3,
          train_dataloader=dict(batch_size=3, num_workers=0, dataset=dict(
              type='mmcls.ImageNet', data_root={root!r}, ann_file={ann!r},
-             data_prefix='train/', pipeline=knn_pipeline)))
+             data_prefix='train/', pipeline=knn_pipeline,
+             _scope_='mmselfsup')))  # the pipeline's names, also under the mmpretrain face
 ]
 '''
 
 
-def tiny_knn_config(tmp_path, data_root: str, ann_file: str = 'meta/train.txt') -> str:
-    """The tiny config plus a ``PerStageKNNHook`` on the labelled images of ``data_root``
-    (32 px centre crops, k=3, every epoch); returns the config's path."""
+def tiny_knn_config(tmp_path, data_root: str, ann_file: str = 'meta/train.txt',
+                    base: str = TINY_CONFIG) -> str:
+    """The tiny config (``base``: of either face) plus a ``PerStageKNNHook`` on the labelled
+    images of ``data_root`` (32 px centre crops, k=3, every epoch); returns the config's path."""
     config = tmp_path / 'tiny_knn.py'
-    config.write_text(TINY_KNN_CONFIG.format(base=TINY_CONFIG, root=data_root, ann=ann_file))
+    config.write_text(TINY_KNN_CONFIG.format(base=base, root=data_root, ann=ann_file))
     return str(config)
 
 
@@ -191,7 +198,27 @@ def tiny_pretrain_dir(tmp_path_factory, synthetic_root):
     needs a real checkpoint, log and scalars.json: ``epoch_1.pth``, ``*/vis_data/scalars.json``.
     Tests that write into a work dir (e.g. ``--resume``) run their own."""
     return shared_dir(tmp_path_factory, 'tiny_pretrain', lambda work_dir: mim_train(
-        'mmselfsup', TINY_CONFIG, work_dir, cfg_options=tiny_pretrain_options(synthetic_root, 1)))
+        'mmselfsup', TINY_CONFIG, work_dir,
+        cfg_options=[*tiny_pretrain_options(synthetic_root, 1), SHARED_RUN_SEED]))
+
+
+def needs_mmpretrain():
+    """Skip, saying why, where the mmpretrain backend is not installed."""
+    if importlib.util.find_spec('mmpretrain') is None:
+        pytest.skip('mmpretrain is not installed; `DETCO_BACKENDS=mmselfsup,mmpretrain bash '
+                    'tools/setup_env.sh` (or `make test`) installs it')
+
+
+@pytest.fixture(scope='session')
+def mmpretrain_pretrain_dir(tmp_path_factory, synthetic_root):
+    """``tiny_pretrain_dir`` of the mmpretrain face: ``mim train mmpretrain``, the same seed."""
+    needs_mmpretrain()
+    work_dir = shared_dir(tmp_path_factory, 'tiny_mmpretrain', lambda work_dir: mim_train(
+        'mmpretrain', TINY_MMPRETRAIN, work_dir,
+        cfg_options=[*tiny_pretrain_options(synthetic_root, 1), SHARED_RUN_SEED]))
+    # per-term values are in scalars.json (the console shows per-contrast sums)
+    assert 'loss_l2g_res5' in next(work_dir.glob('*/vis_data/scalars.json')).read_text()
+    return work_dir
 
 
 @pytest.fixture(scope='session')

@@ -2,6 +2,8 @@
 """The mmpretrain face of DetCo: import next to mmselfsup and mmdet, the same loss terms and
 gradients as the mmselfsup face, `mim train mmpretrain` + `--resume`, converters."""
 import importlib.util
+import json
+import math
 import subprocess
 import sys
 
@@ -11,14 +13,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import (ROOT, TINY_CONFIG, copy_run, mim_train, run_tool, shared_dir,
+from conftest import (ROOT, TINY_CONFIG, TINY_MMPRETRAIN, copy_run, mim_train, run_tool, tool,
                       tiny_pretrain_options)
 
 if importlib.util.find_spec('mmpretrain') is None:
     pytest.skip('mmpretrain is not installed; `DETCO_BACKENDS=mmselfsup,mmpretrain bash '
                 'tools/setup_env.sh` (or `make test`) installs it', allow_module_level=True)
-
-TINY_MMPRETRAIN = f'{ROOT}/configs/detco_mmpretrain/detco_resnet18_1xb4-coslr-2e_tiny.py'
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -89,17 +89,6 @@ def test_backends_give_the_same_loss_terms_and_gradients():
         torch.testing.assert_close(state_p[key], state_s[key], msg=key)
 
 
-@pytest.fixture(scope='session')
-def mmpretrain_pretrain_dir(tmp_path_factory, synthetic_root):
-    """One epoch (2 steps) of ``mim train mmpretrain`` with the tiny config."""
-    work_dir = shared_dir(tmp_path_factory, 'tiny_mmpretrain', lambda work_dir: mim_train(
-        'mmpretrain', TINY_MMPRETRAIN, work_dir,
-        cfg_options=tiny_pretrain_options(synthetic_root, 1)))
-    # per-term values are in scalars.json (the console shows per-contrast sums)
-    assert 'loss_l2g_res5' in next(work_dir.glob('*/vis_data/scalars.json')).read_text()
-    return work_dir
-
-
 @pytest.mark.e2e
 @pytest.mark.slow(55)
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
@@ -138,3 +127,39 @@ def test_converter_reads_both_backends(tiny_pretrain_dir, mmpretrain_pretrain_di
     selfsup, pretrain = backbones
     assert len(selfsup) > 100
     assert {k: v.shape for k, v in pretrain.items()} == {k: v.shape for k, v in selfsup.items()}
+
+
+def step_losses(work_dir) -> list:
+    """The logged loss terms of every training step of a run (its scalars.json)."""
+    lines = next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k.startswith(('loss', 'nce_'))}
+            for line in lines if '"loss"' in line]
+
+
+@pytest.mark.e2e
+def test_both_faces_train_to_the_same_losses(tiny_pretrain_dir, mmpretrain_pretrain_dir):
+    """The shared tiny runs of `mim train mmselfsup` and `mim train mmpretrain` (the same
+    settings, seed and images): the same initial weights, views and shuffles, hence the same
+    loss terms at every step, up to float rounding (README "Backends")."""
+    selfsup, pretrain = step_losses(tiny_pretrain_dir), step_losses(mmpretrain_pretrain_dir)
+    assert len(selfsup) == len(pretrain) == 2  # 8 images, batch 4
+    for step, (a, b) in enumerate(zip(selfsup, pretrain)):
+        assert a.keys() == b.keys() and len(a) == 25, step  # loss, 12 weighted, 12 unweighted
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-5), (step, key)
+    first = torch.load(tiny_pretrain_dir / 'epoch_1.pth', weights_only=True)['state_dict']
+    second = torch.load(mmpretrain_pretrain_dir / 'epoch_1.pth', weights_only=True)['state_dict']
+    assert first.keys() == second.keys()
+    for key in first:  # weights, momentum encoder, queues after the 2 steps
+        torch.testing.assert_close(second[key], first[key], msg=key)
+
+
+@pytest.mark.e2e
+def test_plot_curves_on_an_mmpretrain_run(mmpretrain_pretrain_dir, tmp_path, capsys):
+    code, _, err = run_tool('analysis/plot_curves.py', mmpretrain_pretrain_dir, '--out',
+                            tmp_path, capsys=capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['loss.png', 'terms.png']
+    per_term, _ = tool('analysis/plot_curves.py').chance_levels(str(mmpretrain_pretrain_dir))
+    head = Config.fromfile(TINY_MMPRETRAIN).model.head
+    assert per_term == pytest.approx(math.log(head.queue_len + 1))  # the dashed chance level

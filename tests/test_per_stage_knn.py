@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
-from conftest import tiny_knn_config, tiny_pretrain_options, train_in_process
+from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, tiny_knn_config,
+                      tiny_pretrain_options, train_in_process)
 from detco_mm.evaluation import reestimate_bn, weighted_knn_top1
 
 
@@ -69,13 +70,16 @@ def test_reestimate_bn_gives_exact_statistics_on_a_copy(tiny_cfg):
         torch.testing.assert_close(value, before[key])
 
 
-def test_hook_logs_every_stage_to_log_and_scalars(tmp_path, synthetic_root):
+@pytest.mark.parametrize('base', [TINY_CONFIG, TINY_MMPRETRAIN], ids=['mmselfsup', 'mmpretrain'])
+def test_hook_logs_every_stage_to_log_and_scalars(base, tmp_path, synthetic_root):
+    if base == TINY_MMPRETRAIN:
+        needs_mmpretrain()
     # two classes, so that the accuracy is not trivially 100
     lines = open(f'{synthetic_root}meta/train.txt').read().split('\n')
     ann = tmp_path / 'knn.txt'
     ann.write_text('\n'.join(f'{line.split()[0]} {i % 2}'
                              for i, line in enumerate(filter(None, lines))))
-    config = tiny_knn_config(tmp_path, synthetic_root, str(ann))
+    config = tiny_knn_config(tmp_path, synthetic_root, str(ann), base)
     log = train_in_process(config, tmp_path / 'work',
                            cfg_options=tiny_pretrain_options(synthetic_root, 1))
 

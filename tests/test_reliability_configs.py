@@ -18,7 +18,7 @@ from detco_mm.models.utils import mosaic_to_patches, patches_to_mosaic
 
 TINY_GPUAUG = osp.join(ROOT, 'configs', 'detco', 'detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py')
 TINY_MMPRETRAIN = osp.join(ROOT, 'configs', 'detco_mmpretrain',
-                           'detco_resnet18_1xb4-coslr-2e_tiny.py')
+                           'detco_resnet18_1xb4-coslr-2e_tiny_mmpretrain.py')
 # A 2x2 jigsaw of 36 px patches: a 72 px mosaic, like the tiny configs' 3x3 of 24 px, so
 # nothing in the shapes tells the 9-patch neck that it re-cuts other patches.
 TWO_BY_TWO = dict(grid=2, cell_size=48, patch_size=36)

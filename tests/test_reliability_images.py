@@ -19,7 +19,8 @@ from mmselfsup.registry import DATASETS, HOOKS, TRANSFORMS
 from mmselfsup.structures import SelfSupDataSample
 from PIL import Image
 
-from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process
+from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, tiny_pretrain_options,
+                      train_in_process)
 from detco_mm.datasets import SKIPPED_KEY, BadImageError
 from detco_mm.datasets.transforms import loading
 
@@ -216,9 +217,15 @@ def test_skipped_images_hook_counts_and_stops(capsys):
 
 
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
-def test_run_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_root, image_root):
+@pytest.mark.parametrize('config', [TINY_CONFIG, TINY_MMPRETRAIN], ids=['mmselfsup',
+                                                                       'mmpretrain'])
+def test_run_skips_bad_images_and_keeps_full_batches(config, tmp_path, synthetic_root,
+                                                     image_root):
     """A real run on 8 good images after 3 bad ones (listed first, no shuffle, so all are
-    met): it trains, every skip is in the log, and the queues took whole batches."""
+    met): it trains, every skip is in the log, and the queues took whole batches; with the
+    tiny config of each face (a path-only list, as the first lines are)."""
+    if config == TINY_MMPRETRAIN:
+        needs_mmpretrain()
     root = tmp_path / 'data'
     (root / 'meta').mkdir(parents=True)
     train = root / 'train'
@@ -228,7 +235,7 @@ def test_run_skips_bad_images_and_keeps_full_batches(tmp_path, synthetic_root, i
     good = (open(os.path.join(synthetic_root, 'meta', 'train.txt')).read().split('\n'))
     (root / 'meta' / 'train.txt').write_text(
         '\n'.join(['truncated.jpg', 'zero.jpg', 'missing.jpg 0'] + good))
-    log = train_in_process(TINY_CONFIG, tmp_path / 'work', cfg_options=[
+    log = train_in_process(config, tmp_path / 'work', cfg_options=[
         *tiny_pretrain_options(f'{root}/', 1), 'train_dataloader.sampler.shuffle=False',
         'train_dataloader.dataset.max_skipped_fraction=0.5'])
     for name, reason in (('truncated.jpg', 'truncated JPEG'), ('zero.jpg', 'empty file'),

@@ -33,7 +33,11 @@ TINY_RUN = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
 
 @pytest.mark.e2e
 @pytest.mark.slow(50)
-def test_transfer_demo_tiny(tmp_path, tiny_pretrain_dir):
+@pytest.mark.parametrize('pretrain_run', ['tiny_pretrain_dir', 'mmpretrain_pretrain_dir'],
+                         ids=['mmselfsup', 'mmpretrain'])
+def test_transfer_demo_tiny(tmp_path, pretrain_run, request):
+    """From the shared tiny pretraining of each face."""
+    tiny_pretrain_dir = request.getfixturevalue(pretrain_run)
     data, work_dir = tmp_path / 'data', tmp_path / 'transfer'
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'data', 'make_synthetic_images.py'),
                     '--out', str(data), '--num', '8', '--size', '128'], check=True,

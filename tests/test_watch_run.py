@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from conftest import TINY_CONFIG, run_tool, tool
+from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool,
+                      tool)
 from detco_mm.visualization import VIEW_NAMES, build_view_sampler, load_curves, make_views
 
 TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', 'l2g')
@@ -132,8 +133,13 @@ def test_local_views_are_the_outlined_patches_of_the_crop(tiny_cfg, synthetic_ro
                                           view['crop'][y1:y2, x1:x2])
 
 
-def test_browse_views_writes_one_png_per_image(synthetic_root, tmp_path, capsys):
-    code, _, err = run_tool('analysis/browse_views.py', TINY_CONFIG, '--data-root',
+@pytest.mark.parametrize('config', [TINY_CONFIG, TINY_MMPRETRAIN], ids=['mmselfsup',
+                                                                       'mmpretrain'])
+def test_browse_views_writes_one_png_per_image(config, synthetic_root, tmp_path, capsys):
+    """A config of either face (issue 20: mmpretrain's failed with a KeyError)."""
+    if config == TINY_MMPRETRAIN:
+        needs_mmpretrain()
+    code, _, err = run_tool('analysis/browse_views.py', config, '--data-root',
                             synthetic_root, '--num', 2, '--out', tmp_path, capsys=capsys)
     assert code == 0, err
     pngs = sorted(p.name for p in tmp_path.iterdir())

@@ -9,7 +9,11 @@ train_pipeline = [
         num_views=[2, 2],
         transforms=[[
             dict(
-                type='mmcls.AutoAugment',
+                # built in mmcls' scope: its policies (Posterize, ...) are mmcls transforms
+                # that mmselfsup's registry lacks ('mmcls.AutoAugment' alone builds them in the
+                # default scope and fails with a KeyError)
+                type='AutoAugment',
+                _scope_='mmcls',
                 policies='imagenet',
                 # pad with the BGR dataset mean, as mmcls' ImageNet configs do
                 hparams=dict(pad_val=[104, 116, 124])),

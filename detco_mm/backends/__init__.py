@@ -1,4 +1,35 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Faces of DetCo for toolboxes other than mmselfsup (whose registration is ``import
 detco_mm`` itself). Each module here is imported on its own, by the configs of its toolbox
-(``custom_imports``), so that nothing imports a toolbox that is not installed."""
+(``custom_imports``), so that nothing imports a toolbox that is not installed.
+
+``init_config_scope`` and ``config_scope`` let a tool that builds from a config without a
+``Runner`` (the analysis and benchmark tools) take a config of either face: they do what the
+``Runner`` does with the config's ``custom_imports`` and ``default_scope``.
+"""
+from contextlib import contextmanager
+
+from mmengine.config import Config
+from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.utils import import_modules_from_strings
+
+
+def _import_face(cfg: Config) -> str:
+    """Import ``cfg``'s ``custom_imports`` (its face); return its toolbox, ``default_scope``."""
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    return cfg.get('default_scope', 'mmselfsup')
+
+
+def init_config_scope(cfg: Config) -> str:
+    """Make ``cfg``'s toolbox the default scope from now on; returns it."""
+    scope = _import_face(cfg)
+    init_default_scope(scope)
+    return scope
+
+
+@contextmanager
+def config_scope(cfg: Config):
+    """Build from ``cfg``'s toolbox inside the ``with`` block (several configs in one tool)."""
+    with DefaultScope.overwrite_default_scope(_import_face(cfg)):
+        yield

@@ -12,19 +12,21 @@ do differently:
 - the head uses mmpretrain's ``ContrastiveHead``, which computes InfoNCE in ``loss()``
   (mmselfsup's in ``forward()``), with mmpretrain's ``CrossEntropyLoss`` (mean over the
   batch in both);
-- the neck, ``JigsawPatches`` and the hooks need nothing of either toolbox: the same classes
-  are registered. Data samples (mmpretrain ``DataSample`` from ``PackInputs``) are not read.
+- everything else (neck, gpu-aug data preprocessor, datasets, transforms, hooks, log
+  processor) is registered as it is, under the same names as into mmselfsup.
+
+The configs of this face (``configs/detco_mmpretrain/``) inherit the mmselfsup configs and
+build their data pipeline in mmselfsup's scope (``train_dataloader.dataset._scope_``), so both
+faces read the same views and metadata (``jigsaw_grid``, skipped images) from one pipeline;
+the data preprocessors of both toolboxes pass mmselfsup's data samples through unread.
 """
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-from mmpretrain.registry import HOOKS, LOG_PROCESSORS, MODELS, TRANSFORMS
+from mmpretrain.registry import DATASETS, HOOKS, LOG_PROCESSORS, MODELS, TRANSFORMS
 
-from .. import models
-from ..datasets import JigsawPatches
-from .. import engine
-from ..models import DetCoNeck
+from .. import datasets, engine, models
 from ..models.algorithms.detco import DetCoMixin
 
 
@@ -61,15 +63,22 @@ class DetCoHead(models.DetCoHead):
         return self.contrastive.loss(l_pos, l_neg)
 
 
-MODELS.register_module(module=DetCoNeck)
-TRANSFORMS.register_module(module=JigsawPatches)
-# The hooks of the shared runtime (configs/detco/_base_/default_runtime.py) and its log
-# processor, which configs/detco_mmpretrain inherits (not PreciseBNHook: mmdet runs use it, and
-# mmpretrain has its own of that name).
-for hook in (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook, engine.NonFiniteCheckHook,
-             engine.QueueBatchCheckHook, engine.SkippedImagesHook,
-             engine.WeightsOnlyCheckpointHook):
-    HOOKS.register_module(module=hook)
+# Everything else is the one implementation of detco_mm, registered under the same names as
+# into mmselfsup's registries by `import detco_mm` (its module docstring lists them), except
+# PreciseBNHook: it is for the mmdet fine-tuning configs (as `mmselfsup.PreciseBNHook`), and
+# mmpretrain has a hook of that name which its own configs use.
+for module in (models.DetCoNeck, models.DetCoGPUAugDataPreprocessor):
+    MODELS.register_module(module=module)
+for module in (datasets.CheckedImageList, datasets.UnlabeledImages):
+    DATASETS.register_module(module=module)
+for module in (datasets.ContiguousRandomResizedCrop, datasets.JigsawPatches,
+               datasets.LoadImageChecked, datasets.MultiViewWithMeta):
+    TRANSFORMS.register_module(module=module)
+for module in (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook,
+               engine.NonFiniteCheckHook, engine.PerStageKNNHook, engine.PretrainedCheckHook,
+               engine.QueueBatchCheckHook, engine.ReestimateBNHook, engine.SkippedImagesHook,
+               engine.WeightsOnlyCheckpointHook):
+    HOOKS.register_module(module=module)
 LOG_PROCESSORS.register_module(module=engine.DetCoLogProcessor)
 
 __all__ = ['DetCo', 'DetCoHead']

@@ -33,7 +33,9 @@ def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:
                          f'{types}): not a DetCo/MoCo-style config')
     cut = multi[0]
     dataset = DATASETS.build({**copy.deepcopy(dataset_cfg), 'pipeline': pipeline[:cut]})
-    return dataset, TRANSFORMS.build(pipeline[cut]).transforms
+    # in the scope the dataset builds its pipeline in (mmselfsup for the mmpretrain configs)
+    views = TRANSFORMS.build({**pipeline[cut], '_scope_': dataset_cfg.get('_scope_')})
+    return dataset, views.transforms
 
 
 def make_views(results: dict, view_pipelines: List[Compose]) -> List[Dict]:

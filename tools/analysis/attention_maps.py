@@ -18,10 +18,10 @@ import os.path as osp
 
 import matplotlib
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import detco_mm  # noqa: F401  registers DetCo
 from detco_ckpt import CheckpointError
+from detco_mm.backends import init_config_scope
 from detco_mm.evaluation import attention_map, load_image, load_query_backbone
 
 matplotlib.use('Agg')  # files only
@@ -41,8 +41,8 @@ def main(argv=None) -> None:
     stages = ('res2', 'res3', 'res4', 'res5')
     if args.stage not in stages:
         parser.error(f'--stage {args.stage}: use one of {", ".join(stages)}')
-    init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)
+    init_config_scope(cfg)
     checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
     try:
         models = [load_query_backbone(cfg, None if c == 'random' else c) for c in checkpoints]

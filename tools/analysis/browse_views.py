@@ -22,10 +22,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 import detco_mm  # noqa: F401,E402
+from detco_mm.backends import init_config_scope  # noqa: E402
 from detco_mm.visualization import build_view_sampler, make_views  # noqa: E402
 
 
@@ -70,8 +70,8 @@ def main(argv=None) -> None:
                         help='config overrides, as for mim train')
     args = parser.parse_args(argv)
 
-    init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)
+    init_config_scope(cfg)
     cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         cfg.train_dataloader.dataset.data_root = args.data_root

@@ -22,11 +22,11 @@ import os.path as osp
 
 import matplotlib
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from PIL import Image
 
 import detco_mm  # noqa: F401  registers DetCo
 from detco_ckpt import CheckpointError
+from detco_mm.backends import init_config_scope
 from detco_mm.evaluation import (build_knn_loader, extract_stage_features, load_query_backbone,
                                  nearest_neighbours, reestimate_bn)
 
@@ -48,8 +48,8 @@ def main(argv=None) -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. the bank\'s data_root')
     args = parser.parse_args(argv)
-    init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)
+    init_config_scope(cfg)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') == 'PerStageKNNHook']

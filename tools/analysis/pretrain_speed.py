@@ -19,10 +19,10 @@ import time
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import detco_mm  # noqa: F401
+from detco_mm.backends import init_config_scope
 from mmselfsup.registry import MODELS
 
 
@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument('--amp', action='store_true')
     args = parser.parse_args()
 
-    init_default_scope('mmselfsup')
     cfg = Config.fromfile(args.config)
+    init_config_scope(cfg)
     batch = args.batch or cfg.train_dataloader.batch_size
     g, l = view_sizes(cfg)
     base_cfg = copy.deepcopy(cfg.model)

@@ -33,12 +33,12 @@ from typing import Dict
 import torch
 from mmengine.config import Config
 from mmengine.dataset import default_collate
-from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
 from torch.utils.data import DataLoader
 
 import detco_mm  # noqa: F401  registers DetCo, repairs mmselfsup's registries
 from detco_ckpt import CheckpointError
+from detco_mm.backends import init_config_scope
 from detco_mm.evaluation import collect_similarities, load_detco, summarize
 from detco_mm.evaluation.similarity import NUM_BINS
 from mmselfsup.registry import DATASETS
@@ -181,10 +181,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.num_batches < 1 or (args.batch_size is not None and args.batch_size < 1):
         parser.error('--num-batches and --batch-size must be positive')
-    init_default_scope('mmselfsup')
     results = []
     try:
         cfg = Config.fromfile(args.config)
+        init_config_scope(cfg)
         dataset = build_dataset(cfg, args.data_root)
         for checkpoint in [args.checkpoint] + ([args.compare] if args.compare else []):
             set_random_seed(args.seed)  # the same images and views for both checkpoints

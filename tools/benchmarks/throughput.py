@@ -9,6 +9,7 @@ transform of the three CPU pipelines on N images (per-sample ms, interleaved). R
 Example:
     python tools/benchmarks/throughput.py data/imagenet/ --device cuda --batch 256 --workers 16 \
         --amp --channels-last
+    # the mmpretrain face: --detco-config and --gpuaug-config from configs/detco_mmpretrain/
     taskset -c 0 python tools/benchmarks/throughput.py data/imagenet/ --breakdown 200
 """
 import argparse
@@ -18,6 +19,7 @@ from mmengine.registry import init_default_scope
 
 import detco_mm  # noqa: F401
 from detco_mm import speed
+from detco_mm.backends import config_scope
 
 NAMES = ('mocov2', 'detco', 'detco-gpuaug')
 
@@ -55,19 +57,29 @@ def print_breakdown(ms: dict) -> None:
         f"{ms[n]['total'] / ms['mocov2']['total']:14.2f}" for n in NAMES))
 
 
+def build_each(cfgs: dict, build) -> dict:
+    """``build(cfg)`` of every config in its toolbox's scope: the DetCo configs of either face."""
+    built = {}
+    for name, cfg in cfgs.items():
+        with config_scope(cfg):
+            built[name] = build(cfg)
+    return built
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    init_default_scope('mmselfsup')
+    init_default_scope('mmselfsup')  # MoCo v2's; each DetCo config is built in its own below
     paths = dict(zip(NAMES, (args.mocov2_config, args.detco_config, args.gpuaug_config)))
     cfgs = {n: speed.load_config(p) for n, p in paths.items()}
     if args.breakdown:
-        datasets = {n: speed.build_dataset(cfg, args.data_root) for n, cfg in cfgs.items()}
+        datasets = build_each(cfgs, lambda cfg: speed.build_dataset(cfg, args.data_root))
         print(f'data {args.data_root}, {args.breakdown} images, this process, '
               f'torch threads {torch.get_num_threads()}')
         print_breakdown(speed.pipeline_breakdown(datasets, args.breakdown))
         return
-    cands = {n: speed.Candidate(cfg, args.data_root, args.batch, args.workers, args.device,
-                                args.amp, args.channels_last) for n, cfg in cfgs.items()}
+    cands = build_each(cfgs, lambda cfg: speed.Candidate(
+        cfg, args.data_root, args.batch, args.workers, args.device, args.amp,
+        args.channels_last))
     rates = speed.measure(cands, args.modes, args.rounds, args.iters)
     print(f'data {args.data_root}, device {args.device}, batch {args.batch}, workers '
           f'{args.workers}, {args.rounds} rounds x {args.iters} batches, amp(bf16) {args.amp}, '
