@@ -179,8 +179,6 @@ def test_gpu_aug_preprocessor_on_mmpretrain(synthetic_root):
     assert all(torch.isfinite(v) for v in losses.values())
 
 
-@pytest.mark.xfail(strict=True, reason='detco_mm/evaluation/similarity.py load_detco accepts '
-                   'only the mmselfsup DetCo class (isinstance DetCo, not DetCoMixin)')
 def test_similarity_stats_on_an_mmpretrain_config(synthetic_root, tmp_path, capsys):
     checkpoint = tmp_path / 'detco.pth'
     torch.save({'meta': {'epoch': 1}, 'state_dict': tiny_model(TINY_MMPRETRAIN).state_dict()},

@@ -19,10 +19,7 @@ def test_nearest_neighbours_skip_the_query_itself():
     assert sim[0, 0] == pytest.approx(float(bank[0] @ bank[1]))
 
 
-@pytest.mark.parametrize('config', [TINY_CONFIG, pytest.param(
-    TINY_MMPRETRAIN, marks=pytest.mark.xfail(strict=True, reason=(
-        'detco_mm/evaluation/features.py attention_map unpacks the data preprocessor output '
-        "as mmselfsup's tuple; mmpretrain's is a dict")))], ids=['mmselfsup', 'mmpretrain'])
+@pytest.mark.parametrize('config', [TINY_CONFIG, TINY_MMPRETRAIN], ids=['mmselfsup', 'mmpretrain'])
 def test_attention_maps_two_checkpoints(config, tiny_pretrain_dir, synthetic_root, tmp_path,
                                        capsys):
     """With the config of either face (checkpoints of both faces have the same keys)."""

@@ -12,6 +12,15 @@ from mmselfsup.registry import MODELS
 import detco_ckpt
 
 
+def preprocessed_views(data_preprocessor: nn.Module, batch: dict) -> List[torch.Tensor]:
+    """The normalised views of a collated batch, one (N, C, H, W) tensor each, through
+    mmselfsup's ``SelfSupDataPreprocessor`` (a tuple: inputs, samples) or mmpretrain's and
+    mmcls's data preprocessors (a dict), so the readouts take configs of either face."""
+    out = data_preprocessor(batch, False)
+    inputs = out['inputs'] if isinstance(out, dict) else out[0]
+    return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+
 def load_query_backbone(cfg: Config, checkpoint: Optional[str] = None
                         ) -> Tuple[nn.Module, nn.Module]:
     """The config's backbone with a DetCo training checkpoint's query backbone, in eval mode.
@@ -62,7 +71,7 @@ def attention_map(backbone: nn.Module, data_preprocessor: nn.Module, image: torc
         tuple[Tensor, Tensor]: The map at feature resolution (h, w) and bilinearly upsampled
         to the image (H, W), both in [0, 1].
     """
-    inputs, _ = data_preprocessor(dict(inputs=[image[None]], data_samples=None), False)
+    inputs = preprocessed_views(data_preprocessor, dict(inputs=[image[None]], data_samples=None))
     fmap = backbone(inputs[0])[stage][0].mean(dim=0)  # (h, w)
     fmap = (fmap - fmap.min()) / (fmap.max() - fmap.min()).clamp(min=1e-12)
     full = F.interpolate(fmap[None, None], size=image.shape[1:], mode='bilinear',

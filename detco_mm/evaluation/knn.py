@@ -25,7 +25,7 @@ from mmengine.config import Config
 from mmengine.dist import all_gather_object, all_reduce, get_world_size
 from mmengine.runner import Runner
 
-from .features import load_query_backbone
+from .features import load_query_backbone, preprocessed_views
 
 BN_STATS = ('reestimate', 'running')
 # Names of mmselfsup ResNet's out_indices (1, 2, 3, 4).
@@ -70,12 +70,8 @@ def weighted_knn_top1(bank: torch.Tensor, bank_labels: torch.Tensor,
 
 
 def _images(data_preprocessor: nn.Module, batch: dict) -> torch.Tensor:
-    """The normalised (N, C, H, W) images of a batch, through mmselfsup's
-    ``SelfSupDataPreprocessor`` (a tuple, one tensor per view) or mmcls's
-    ``ClsDataPreprocessor`` (a dict)."""
-    out = data_preprocessor(batch, False)
-    inputs = out['inputs'] if isinstance(out, dict) else out[0]
-    return inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+    """The normalised (N, C, H, W) images of a single-view batch."""
+    return preprocessed_views(data_preprocessor, batch)[0]
 
 
 @torch.no_grad()

@@ -15,7 +15,8 @@ import torch
 from mmselfsup.registry import MODELS
 
 import detco_ckpt
-from ..models.algorithms.detco import VIEW_INPUTS, DetCo
+from ..models.algorithms.detco import VIEW_INPUTS, DetCoMixin
+from .features import preprocessed_views
 
 # Histogram bins of cosine similarity, [-1, 1].
 NUM_BINS = 50
@@ -100,7 +101,7 @@ def collect_similarities(model, batches: Iterable, bins: int = NUM_BINS
     """
     totals, num_samples = dict(), 0
     for batch in batches:
-        inputs, _ = model.data_preprocessor(batch, False)
+        inputs = preprocessed_views(model.data_preprocessor, batch)
         for name, (l_pos, l_neg) in batch_similarities(model, inputs).items():
             moments = similarity_moments(l_pos, l_neg, bins)
             total = totals.setdefault(name, dict.fromkeys(moments, 0))
@@ -127,7 +128,7 @@ def load_detco(cfg, config: str, checkpoint: str):
     """
     state_dict = detco_ckpt.detco_state_dict(checkpoint)
     model = MODELS.build(cfg.model)
-    if not isinstance(model, DetCo):
+    if not isinstance(model, DetCoMixin):  # the DetCo of either face
         raise ValueError(f'{config}: model is {type(model).__name__}, not DetCo')
     # A one-line summary instead of load_state_dict's list of every mismatching tensor.
     own = model.state_dict()
