@@ -159,7 +159,8 @@ def test_jigsaw_grid_mismatch_is_refused_on_both_faces(config, synthetic_root):
     dataset = tiny_dataset(config, synthetic_root, grid=2, cell_size=48)
     model = tiny_model(config)
     data = model.data_preprocessor(default_collate([dataset[i] for i in range(4)]), True)
-    with pytest.raises(ValueError, match='JigsawPatches tiled it as a 2x2 grid'):
+    with pytest.raises(ValueError,
+                       match=r'JigsawPatches \(input view 2\) tiles it as a 2x2 grid'):
         model(**data, mode='loss') if isinstance(data, dict) else model(*data, mode='loss')
 
 
