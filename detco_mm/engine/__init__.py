@@ -1,11 +1,13 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .hooks import (CrashSafeCheckpointHook, NonFiniteCheckHook, PerStageKNNHook,
                     PreciseBNHook, PretrainedCheckHook, QueueBatchCheckHook, ReestimateBNHook,
-                    SkippedImagesHook, WeightsOnlyCheckpointHook, check_pretrained_inits)
+                    SkippedImagesHook, ViewRetrievalHook, WeightsOnlyCheckpointHook,
+                    check_pretrained_inits)
 from .log_processor import DetCoLogProcessor
 
 __all__ = [
     'CrashSafeCheckpointHook', 'DetCoLogProcessor', 'NonFiniteCheckHook', 'PerStageKNNHook',
     'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook', 'ReestimateBNHook',
-    'SkippedImagesHook', 'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
+    'SkippedImagesHook', 'ViewRetrievalHook', 'WeightsOnlyCheckpointHook',
+    'check_pretrained_inits'
 ]

@@ -7,10 +7,11 @@ from .pretrained_check_hook import PretrainedCheckHook, check_pretrained_inits
 from .queue_batch_check_hook import QueueBatchCheckHook
 from .reestimate_bn_hook import ReestimateBNHook
 from .skipped_images_hook import SkippedImagesHook
+from .view_retrieval_hook import ViewRetrievalHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
     'CrashSafeCheckpointHook', 'NonFiniteCheckHook', 'PerStageKNNHook', 'PreciseBNHook',
     'PretrainedCheckHook', 'QueueBatchCheckHook', 'ReestimateBNHook', 'SkippedImagesHook',
-    'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
+    'ViewRetrievalHook', 'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
 ]
