@@ -12,8 +12,8 @@ would, then reads the frozen per-stage features out (``detco_mm.evaluation.reado
    ``--probe-data``'s val split (two views per image drawn from seed 0: every run sees the
    same views), class kNN (leave-one-out) on its train split and a linear probe train -> val,
    class kNN on the pool's own labels, and the probe's kNN with the checkpoint's running BN
-   statistics (README "Batch-norm statistics of frozen features"); the 12 loss terms at the end against their chance
-   level ln(queue + 1); the compute (steps, images, wall time);
+   statistics (README "Batch-norm statistics of frozen features"); the 12 loss terms at the
+   end against their chance level ln(queue + 1); the compute (steps, images, wall time);
 3. with ``--det-data``: ``tools/model_converters/detco_to_backbone.py``, then ``mim train
    mmdet`` with configs/detco/small/faster-rcnn_r18_fpn_small.py (warm-up over the first
    quarter, then the lr, divided by 10 at 3/4); bbox AP on the test split.
@@ -35,11 +35,11 @@ Sizes (``--size``; ``--epochs``, ``--queue``, ``--crop``, ``--pool``, ``--det-it
 images with it). Queues stay under half of the images of one epoch (``QueueBatchCheckHook``):
     tiny:  32 px crops, 1 epoch, batch 4, queue 4: a CI smoke test on
            tools/data/make_synthetic_images.py.
-    small: 32 px crops, batch 32, 10 epochs (310 steps on 1000 images), queue 256, seeds
-           0 1 2: ~1 h on 2 CPU cores with imagenet_det_1k and imagenette_96 (a DetCo step
-           costs ~4x a MoCo v2 one: its 9 local patches per image each cost about as much as
-           a 32 px image in res4-res5). Detection only with --det-data (300 steps at 320 px:
-           ~7 s per step per core, 35 min per run).
+    small: 32 px crops, batch 32, 4 epochs (124 steps on 1000 images), queue 256, seeds
+           0 1 2: ~1 h on 2 shared CPU cores with imagenet_det_1k and imagenette_96 (a DetCo
+           step costs ~4x a MoCo v2 one: its 9 local patches per image each cost about as
+           much as a 32 px image in res4-res5). Detection only with --det-data (300 steps at
+           320 px: ~7 s per step per core, 35 min per run).
     medium: 64 px crops, 50 epochs, queue 256, 300 detection steps at 320 px: a many-core CPU.
     gpu:   64 px crops, batch 128, 100 epochs, queue 256, 3 runs at once on one GPU
            (tools/benchmarks/gpu_evidence.sh).
@@ -76,7 +76,7 @@ STAGES = ('res2', 'res3', 'res4', 'res5')
 SIZES = {
     'tiny': dict(epochs=1, batch=4, queue=4, crop=32, seeds=[0], curve_interval=1,
                  det_iters=4, det_scale=64, jobs=1),
-    'small': dict(epochs=10, batch=32, queue=256, crop=32, seeds=[0, 1, 2], curve_interval=5,
+    'small': dict(epochs=4, batch=32, queue=256, crop=32, seeds=[0, 1, 2], curve_interval=2,
                   det_iters=300, det_scale=320),
     'medium': dict(epochs=50, batch=32, queue=256, crop=64, seeds=[0, 1, 2],
                    curve_interval=10, det_iters=300, det_scale=320),
@@ -578,7 +578,8 @@ def main(argv=None):
     size = SIZES[args.size]
     os.makedirs(args.work_dir, exist_ok=True)
     if not args.report_only:
-        tasks = [(s, m) for s in args.seeds or size['seeds'] for m in args.methods]
+        # the longest runs first (DetCo's local patches cost most), so that they overlap
+        tasks = [(s, m) for m in ORDER if m in args.methods for s in args.seeds or size['seeds']]
         jobs = args.jobs or size.get('jobs') or min(len(tasks), os.cpu_count() or 1)
         if jobs == 1:
             for seed, method in tasks:

@@ -67,4 +67,5 @@ class QueueBatchCheckHook(Hook):
                 f'{self.max_queue_fraction:.0%} of the {epoch_images} images of one epoch '
                 f'({len(loader.dataset)} images, global batch {global_batch}): the queues will '
                 f'hold keys of the same images as negatives, and the loss can rise after the '
-                f'first epochs; lower model.head.queue_len to at most {largest} or add images', logger='current', level=logging.WARNING)
+                f'first epochs; lower model.head.queue_len to at most {largest} or add images',
+                logger='current', level=logging.WARNING)
