@@ -8,11 +8,12 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool, tool
+from conftest import ROOT, run_tool, tool, warnings_logged
 
 mini_benchmark = tool('benchmarks/mini_benchmark.py')
 STAGES = ('res2', 'res3', 'res4', 'res5')
@@ -52,6 +53,24 @@ def test_report_rereads_runs_that_other_processes_finish_later(tmp_path):
     assert results['detco']['0']['det']['bbox_mAP'] == 3.
     assert json.loads((tmp_path / 'results.json').read_text())['detco']['0']['det'] == dict(
         bbox_mAP=3., bbox_mAP_50=9.)
+
+
+@pytest.mark.parametrize('size', ['small', 'medium', 'gpu'])
+def test_sizes_keep_the_queue_under_half_an_epoch_of_the_1000_image_pool(size):
+    from mmselfsup.registry import HOOKS
+    setting = mini_benchmark.SIZES[size]
+    head = SimpleNamespace(queue_len=setting['queue'], check_batch_size=lambda batch: None)
+    with warnings_logged() as warnings:
+        HOOKS.build(dict(type='QueueBatchCheckHook')).before_train(SimpleNamespace(
+            model=SimpleNamespace(head=head), train_dataloader=SimpleNamespace(
+                batch_size=setting['batch'], drop_last=True, dataset=range(1000))))
+    assert not warnings
+    head.queue_len = 1024  # the former small default: warned
+    with warnings_logged() as warnings:
+        HOOKS.build(dict(type='QueueBatchCheckHook')).before_train(SimpleNamespace(
+            model=SimpleNamespace(head=head), train_dataloader=SimpleNamespace(
+                batch_size=setting['batch'], drop_last=True, dataset=range(1000))))
+    assert warnings
 
 
 @pytest.mark.parametrize('iters', [4, 40, 300])

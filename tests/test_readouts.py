@@ -2,7 +2,6 @@
 """Readouts of frozen features (view retrieval, linear probe, chance and SE), the retrieval
 hook in a real run, the chance keys of the log, and the queue-vs-data warning."""
 import json
-import logging
 import math
 import random
 from types import SimpleNamespace
@@ -11,10 +10,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from mmselfsup.registry import HOOKS, MODELS
 
-from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process
+from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process, warnings_logged
 from detco_mm.benchmarks.repeat import t_interval
 from detco_mm.evaluation import (binomial_se, class_chance, fixed_views, linear_probe_top1,
                                  per_stage_retrieval, view_retrieval_top1)
@@ -143,38 +141,22 @@ def test_retrieval_hook_refuses_bad_settings():
         HOOKS.build(dict(type='ViewRetrievalHook', dataset=dict(), interval=0))
 
 
-class Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append((record.levelno, record.getMessage()))
-
-
 def test_queue_check_warns_when_the_queue_holds_more_than_half_an_epoch(tiny_cfg):
     model = MODELS.build(tiny_cfg.model)  # queue_len 64, batches of 4
-    records = Records()
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(records)
-    try:
-        for images, warned in ((128, False), (127, True), (100, True)):
-            records.messages.clear()
-            HOOKS.build(dict(type='QueueBatchCheckHook')).before_train(SimpleNamespace(
-                model=model, train_dataloader=SimpleNamespace(
+
+    def check(images, **kwargs):
+        with warnings_logged() as warnings:
+            HOOKS.build(dict(type='QueueBatchCheckHook', **kwargs)).before_train(
+                SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
                     batch_size=4, drop_last=True, dataset=range(images))))
-            warnings = [m for level, m in records.messages if level == logging.WARNING]
-            assert bool(warnings) == warned, (images, records.messages)
-        # both numbers: the queue and the images of one epoch (100 = 25 batches of 4)
-        assert 'queue_len=64' in warnings[0] and 'the 100 images of one epoch' in warnings[0]
-        assert 'at most 48 ' in warnings[0]  # 50 % of 100, in whole batches of 4
-        records.messages.clear()
-        HOOKS.build(dict(type='QueueBatchCheckHook', max_queue_fraction=1.)).before_train(
-            SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
-                batch_size=4, drop_last=True, dataset=range(100))))
-        assert not [m for level, m in records.messages if level == logging.WARNING]
-    finally:
-        logger.removeHandler(records)
+        return warnings
+
+    assert not check(128)  # 64 keys = half of 32 batches of 4
+    assert check(127)  # 31 batches: 124 images
+    warnings = check(100)
+    # both numbers: the queue and the images of one epoch (100 = 25 batches of 4)
+    assert 'queue_len=64' in warnings[0] and 'the 100 images of one epoch' in warnings[0]
+    assert 'at most 48 ' in warnings[0]  # 50 % of 100, in whole batches of 4
+    assert not check(100, max_queue_fraction=1.)
     with pytest.raises(ValueError, match='max_queue_fraction'):
         HOOKS.build(dict(type='QueueBatchCheckHook', max_queue_fraction=0))

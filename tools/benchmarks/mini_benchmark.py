@@ -41,8 +41,8 @@ images with it). Queues stay under half of the images of one epoch (``QueueBatch
            much as a 32 px image in res4-res5). Detection only with --det-data (300 steps at
            320 px: ~7 s per step per core, 35 min per run).
     medium: 64 px crops, 50 epochs, queue 256, 300 detection steps at 320 px: a many-core CPU.
-    gpu:   64 px crops, batch 128, 100 epochs, queue 256, 3 runs at once on one GPU
-           (tools/benchmarks/gpu_evidence.sh).
+    gpu:   64 px crops, batch 128, 100 epochs (700 steps), queue 256, 4 runs at once on one
+           GPU with 3 loader processes each (tools/benchmarks/gpu_evidence.sh; 16 cores).
 
 Example (docs/evidence.md):
     python tools/benchmarks/mini_benchmark.py --size small \
@@ -81,7 +81,7 @@ SIZES = {
     'medium': dict(epochs=50, batch=32, queue=256, crop=64, seeds=[0, 1, 2],
                    curve_interval=10, det_iters=300, det_scale=320),
     'gpu': dict(epochs=100, batch=128, queue=256, crop=64, seeds=[0, 1, 2],
-                curve_interval=20, det_iters=1000, det_scale=512, jobs=3, workers=4),
+                curve_interval=20, det_iters=1000, det_scale=512, jobs=4, workers=3),
 }
 LABELS = {'mocov2': 'MoCo v2 (Table 1(a) reduction)', 'hic': 'HIC only (Table 1(b))',
           'detco': 'DetCo (Table 1(c))', RANDOM: 'random init (floor)'}
@@ -244,6 +244,9 @@ def readouts(args, size, config, seed, checkpoint):
     set_random_seed(seed)
     cfg = Config.fromfile(config)
     backbone, data_preprocessor = load_query_backbone(cfg, checkpoint)
+    # the data preprocessor moves each batch to its device; features come back to the CPU
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    backbone, data_preprocessor = backbone.to(device), data_preprocessor.to(device)
     stages = cfg.model.head.stages
     crop = setting(args, size, 'crop')
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'ViewRetrievalHook')
