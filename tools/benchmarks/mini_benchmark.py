@@ -504,7 +504,7 @@ def put_table(page, text):
         file.write('\n'.join(lines[:begin + 1] + text.split('\n') + lines[end:]))
 
 
-def run_tasks(args, argv, size, tasks, jobs):
+def run_tasks(args, argv, tasks, jobs):
     """(seed, method) tasks in ``jobs`` processes of this tool at once (one task each)."""
     def one(task):
         seed, method = task
@@ -588,7 +588,7 @@ def main(argv=None):
             for seed, method in tasks:
                 run_one(args, size, method, seed)
         else:
-            run_tasks(args, argv, size, tasks, jobs)
+            run_tasks(args, argv, tasks, jobs)
     results = write_report(args.work_dir)
     if args.page:
         put_table(args.page, table(results))
