@@ -286,7 +286,8 @@ def training_summary(pretrain, queue_len, batch, seconds):
     chance = math.log(queue_len + 1)
     terms = {k: float(v[-1]) for k, (_, v) in curves.items()
              if TERM_KEY.match(k) and k.startswith('nce_')}
-    iters = int(curves['loss'][0][-1])
+    # the logger skips the last, partial window of an epoch; ViewRetrievalHook logs at the end
+    iters = max(int(x[-1]) for x, _ in curves.values())
     keep = ['chance/nce_ratio'] + [f'retrieval/{s}_top1' for s in STAGES]
     return dict(
         loss=dict(chance=chance, terms=terms, below=sum(v < chance for v in terms.values()),
