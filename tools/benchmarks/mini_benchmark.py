@@ -59,6 +59,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -466,11 +467,19 @@ def plot(results, out):
     plt.close(fig)
 
 
+def temporary(path):
+    """A name beside ``path`` of this process and thread only: processes and threads of one
+    work dir write the same reports."""
+    stem, ext = osp.splitext(path)
+    return f'{stem}.{os.getpid()}-{threading.get_ident()}.tmp{ext}'
+
+
 def save(path, entry):
     """Write JSON through a temporary file: processes of one work dir read each other's."""
-    with open(f'{path}.tmp', 'w') as file:
+    tmp = temporary(path)
+    with open(tmp, 'w') as file:
         json.dump(entry, file, indent=1)
-    os.replace(f'{path}.tmp', path)
+    os.replace(tmp, path)
 
 
 def collect(work_dir):
@@ -486,11 +495,12 @@ def write_report(work_dir):
     """results.{json,md,png} from every run's result.json in the work dir."""
     results = collect(work_dir)
     save(osp.join(work_dir, 'results.json'), results)
-    with open(osp.join(work_dir, 'results.md.tmp'), 'w') as file:
+    md, png = osp.join(work_dir, 'results.md'), osp.join(work_dir, 'results.png')
+    with open(temporary(md), 'w') as file:
         file.write(table(results) + '\n')
-    os.replace(osp.join(work_dir, 'results.md.tmp'), osp.join(work_dir, 'results.md'))
-    plot(results, osp.join(work_dir, 'results.tmp.png'))
-    os.replace(osp.join(work_dir, 'results.tmp.png'), osp.join(work_dir, 'results.png'))
+    os.replace(temporary(md), md)
+    plot(results, temporary(png))
+    os.replace(temporary(png), png)
     return results
 
 
