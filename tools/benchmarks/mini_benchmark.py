@@ -517,6 +517,10 @@ def put_table(page, text):
 
 def run_tasks(args, argv, tasks, jobs):
     """(seed, method) tasks in ``jobs`` processes of this tool at once (one task each)."""
+    # the page and the figure are this process's, from every run, at the end
+    own = {'--page', '--figure'}
+    argv = [a for i, a in enumerate(argv) if a not in own and (i == 0 or argv[i - 1] not in own)]
+
     def one(task):
         seed, method = task
         work = osp.join(args.work_dir, method, f'seed{seed}')
