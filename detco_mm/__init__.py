@@ -7,7 +7,8 @@ MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``Jigsaw
 ``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
 TRANSFORMS, ``CrashSafeCheckpointHook``, ``JigsawCheckHook``, ``NonFiniteCheckHook``,
 ``PerStageKNNHook``, ``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``,
-``QueueBatchCheckHook``, ``SkippedImagesHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
+``QueueBatchCheckHook``, ``SkippedImagesHook``, ``ViewRetrievalHook`` and
+``WeightsOnlyCheckpointHook`` into its HOOKS,
 ``DetCoLogProcessor`` into its LOG_PROCESSORS, applies the repairs of the pinned stack in
 ``detco_mm.stack_repairs``, and makes a refused checkpoint end the process with its one-line
 reason (``detco_mm.excepthook``).
@@ -24,7 +25,7 @@ from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
                      JigsawCheckHook, NonFiniteCheckHook, PerStageKNNHook, PreciseBNHook,
                      PretrainedCheckHook, QueueBatchCheckHook, ReestimateBNHook,
-                     SkippedImagesHook, WeightsOnlyCheckpointHook)
+                     SkippedImagesHook, ViewRetrievalHook, WeightsOnlyCheckpointHook)
 from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
@@ -35,5 +36,5 @@ __all__ = [
     'JigsawCheckHook', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta',
     'NonFiniteCheckHook', 'PerStageKNNHook', 'PreciseBNHook', 'PretrainedCheckHook',
     'QueueBatchCheckHook', 'ReestimateBNHook', 'SkippedImagesHook', 'UnlabeledImages',
-    'WeightsOnlyCheckpointHook'
+    'ViewRetrievalHook', 'WeightsOnlyCheckpointHook'
 ]

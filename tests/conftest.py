@@ -1,8 +1,10 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
+import contextlib
 import fcntl
 import functools
 import glob
 import importlib.util
+import logging
 import os
 import os.path as osp
 import shutil
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
@@ -99,6 +102,20 @@ def run_tool(path: str, *args, capsys) -> tuple:
         sys.argv = saved
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@contextlib.contextmanager
+def warnings_logged():
+    """The messages of the WARNING records that the current mmengine logger gets meanwhile."""
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

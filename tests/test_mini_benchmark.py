@@ -1,46 +1,105 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-"""tools/benchmarks/mini_benchmark.py: the tiny size end to end, and the mean +/- std table."""
+"""tools/benchmarks/mini_benchmark.py: the tiny size end to end, the tables and the schedule."""
 import argparse
 import json
+import math
+import os
+import os.path as osp
 import statistics
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import pytest
+from mmengine.config import Config
 
-from conftest import run_tool, tool
+from conftest import ROOT, run_tool, tool, warnings_logged
 
 mini_benchmark = tool('benchmarks/mini_benchmark.py')
 STAGES = ('res2', 'res3', 'res4', 'res5')
 
 
-def test_table_gives_mean_and_sample_std_over_seeds():
-    results = {'detco': {str(s): dict(knn={st: 10. * s + i for i, st in enumerate(STAGES)},
-                                      knn_running_bn={st: 1. for st in STAGES},
-                                      det=dict(bbox_mAP=float(s), bbox_mAP_50=2. * s))
-                         for s in (1, 3)}}
+def run_result(retrieval, n=700):
+    return dict(readouts=dict(retrieval={s: retrieval + i for i, s in enumerate(STAGES)},
+                              n=dict(retrieval=n), chance=dict(retrieval=100. / n)))
+
+
+def test_table_gives_mean_std_and_paired_t_intervals_over_seeds():
+    detco = {'0': 10., '1': 14., '2': 15.}
+    random = {'0': 3., '1': 5., '2': 4.}
+    results = {'detco': {s: run_result(v) for s, v in detco.items()},
+               'random': {s: run_result(v) for s, v in random.items()}}
     table = mini_benchmark.table(results)
-    res2 = [10. * s for s in (1, 3)]
     row = next(line for line in table.splitlines() if line.startswith('| DetCo'))
-    assert f'{statistics.mean(res2):.1f} ± {statistics.stdev(res2):.1f}' in row
-    assert '| 2 |' in row  # seeds
-    assert '| DetCo (Table 1(c)) | running (checkpoint) | 1.0 ± 0.0 |' in table
+    res2 = list(detco.values())
+    assert f'| 3 | {statistics.mean(res2):.1f} ± {statistics.stdev(res2):.1f} |' in row
+    assert '700 images, chance 0.14 %' in table
+    diffs = [detco[s] - random[s] for s in detco]
+    mean, std = statistics.mean(diffs), statistics.stdev(diffs)
+    half = 4.303 * std / math.sqrt(3)  # t(0.975; 2)
+    pair = next(line for line in table.splitlines() if line.startswith('| detco - random'))
+    assert pair.split(' | ')[1] == f'{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]'
 
 
 def test_report_rereads_runs_that_other_processes_finish_later(tmp_path):
-    """One process per seed on one work dir: seed 1's process reports before seed 0's
-    process adds its detection result, and again after."""
-    args = argparse.Namespace(work_dir=str(tmp_path))
     for seed in (0, 1):
         (tmp_path / 'detco' / f'seed{seed}').mkdir(parents=True)
-        mini_benchmark.save(tmp_path / 'detco' / f'seed{seed}' / 'result.json',
-                            dict(knn={st: 1. for st in STAGES}))
-    results = {}
-    mini_benchmark.write_report(args, results)
-    mini_benchmark.save(tmp_path / 'detco' / 'seed0' / 'result.json',
-                        dict(knn={st: 1. for st in STAGES}, det=dict(bbox_mAP=3., bbox_mAP_50=9.)))
-    mini_benchmark.write_report(args, results)
+        mini_benchmark.save(str(tmp_path / 'detco' / f'seed{seed}' / 'result.json'),
+                            run_result(1.))
+    mini_benchmark.write_report(str(tmp_path))
+    entry = dict(run_result(1.), det=dict(bbox_mAP=3., bbox_mAP_50=9.))
+    mini_benchmark.save(str(tmp_path / 'detco' / 'seed0' / 'result.json'), entry)
+    results = mini_benchmark.write_report(str(tmp_path))
     assert results['detco']['0']['det']['bbox_mAP'] == 3.
     assert json.loads((tmp_path / 'results.json').read_text())['detco']['0']['det'] == dict(
         bbox_mAP=3., bbox_mAP_50=9.)
+
+
+@pytest.mark.parametrize('size', ['small', 'medium', 'gpu'])
+def test_sizes_keep_the_queue_under_half_an_epoch_of_the_1000_image_pool(size):
+    from mmselfsup.registry import HOOKS
+    setting = mini_benchmark.SIZES[size]
+    head = SimpleNamespace(queue_len=setting['queue'], check_batch_size=lambda batch: None)
+    with warnings_logged() as warnings:
+        HOOKS.build(dict(type='QueueBatchCheckHook')).before_train(SimpleNamespace(
+            model=SimpleNamespace(head=head), train_dataloader=SimpleNamespace(
+                batch_size=setting['batch'], drop_last=True, dataset=range(1000))))
+    assert not warnings
+    head.queue_len = 1024  # the former small default: warned
+    with warnings_logged() as warnings:
+        HOOKS.build(dict(type='QueueBatchCheckHook')).before_train(SimpleNamespace(
+            model=SimpleNamespace(head=head), train_dataloader=SimpleNamespace(
+                batch_size=setting['batch'], drop_last=True, dataset=range(1000))))
+    assert warnings
+
+
+@pytest.mark.parametrize('iters', [4, 40, 300])
+def test_detection_schedule_warms_up_then_reaches_the_lr_then_drops_it(tmp_path, iters):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+    import torch
+    data = tmp_path / 'det'
+    (data / 'annotations').mkdir(parents=True)
+    (data / 'annotations' / 'train.json').write_text(json.dumps(
+        dict(categories=[dict(id=1, name='a')], images=[], annotations=[])))
+    args = argparse.Namespace(det_data=str(data), det_train_ann='annotations/train.json',
+                              det_train_img='train/', det_val_ann='annotations/train.json',
+                              det_val_img='train/', det_iters=iters, det_scale=None,
+                              workers=None)
+    path = str(tmp_path / 'det_config.py')
+    mini_benchmark.det_config(args, mini_benchmark.SIZES['small'], 0, None, path)
+    cfg = Config.fromfile(path)
+    wrapper = build_optim_wrapper(torch.nn.Linear(1, 1), cfg.optim_wrapper)
+    schedulers = [PARAM_SCHEDULERS.build(dict(s, optimizer=wrapper.optimizer))
+                  for s in cfg.param_scheduler]
+    lrs = []
+    for _ in range(iters):
+        lrs.append(wrapper.optimizer.param_groups[0]['lr'])
+        for scheduler in schedulers:
+            scheduler.step()
+    peak = cfg.optim_wrapper.optimizer.lr
+    assert max(lrs) == pytest.approx(peak)
+    assert lrs[0] < peak and lrs[-1] == pytest.approx(peak / 10)
 
 
 @pytest.mark.e2e
@@ -49,7 +108,9 @@ def test_tiny_size_end_to_end(synthetic_root, tmp_path, capsys):
     work = tmp_path / 'bench'
     # in this process; its steps (mim train, the converter) are new processes
     args = ['--size', 'tiny', '--methods', 'detco', 'random',
-            '--pretrain-data', synthetic_root, '--det-data', synthetic_root,
+            '--pretrain-data', synthetic_root, '--probe-data', synthetic_root,
+            '--probe-val-ann', 'meta/train.txt', '--probe-prefix', 'train/',
+            '--det-data', synthetic_root,
             '--det-train-ann', 'annotations/instances_train.json', '--det-train-img', '',
             '--det-val-ann', 'annotations/instances_train.json', '--det-val-img', '',
             '--work-dir', work]
@@ -58,10 +119,18 @@ def test_tiny_size_end_to_end(synthetic_root, tmp_path, capsys):
     results = json.loads((work / 'results.json').read_text())
     assert set(results) == {'detco', 'random'}
     detco, random = results['detco']['0'], results['random']['0']
-    assert set(detco['knn']) == set(STAGES) == set(detco['knn_running_bn'])
-    assert set(random['knn']) == set(STAGES)
     for entry in (detco, random):
+        readouts = entry['readouts']
+        for name in ('retrieval', 'knn_probe', 'linear_probe', 'knn_pool'):
+            assert set(readouts[name]) == set(STAGES)
+            assert all(0 <= v <= 100 for v in readouts[name].values())
+        assert readouts['n']['retrieval'] == 8 and readouts['chance']['retrieval'] == 12.5
         assert 0 <= entry['det']['bbox_mAP'] <= 100
+    assert len(detco['loss']['terms']) == 12
+    assert detco['loss']['chance'] == pytest.approx(math.log(4 + 1))  # the tiny queue
+    assert detco['compute']['iters'] == 2 and detco['compute']['images'] == 8
+    # the hook's retrieval before the first step and after the epoch
+    assert detco['curves']['retrieval/res5_top1'][0] == [0, 2]
     assert (work / 'detco' / 'seed0' / 'backbone.pth').is_file()
     table = (work / 'results.md').read_text()
     assert '| DetCo (Table 1(c)) | 1 |' in table and '| random init (floor) | 1 |' in table
@@ -69,3 +138,19 @@ def test_tiny_size_end_to_end(synthetic_root, tmp_path, capsys):
     # a second call finds every step done and only rewrites the report
     code, out, err = run_tool('benchmarks/mini_benchmark.py', *args, capsys=capsys)
     assert code == 0 and json.loads((work / 'results.json').read_text()) == results
+
+
+@pytest.mark.e2e
+@pytest.mark.slow(150)
+def test_gpu_evidence_script_runs_its_tiny_size_on_cpu(tmp_path):
+    env = dict(os.environ, OUT=str(tmp_path), PATH=f'{osp.dirname(sys.executable)}:'
+               f'{os.environ["PATH"]}')
+    proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'benchmarks', 'gpu_evidence.sh'),
+                           'tiny'], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'img/s' in proc.stdout  # throughput.py's table
+    table = (tmp_path / 'evidence' / 'results.md').read_text()
+    for label in mini_benchmark.LABELS.values():
+        assert f'| {label} | 1 |' in table
+    assert table in proc.stdout

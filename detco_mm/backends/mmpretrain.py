@@ -77,7 +77,7 @@ for module in (datasets.ContiguousRandomResizedCrop, datasets.JigsawPatches,
 for module in (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook,
                engine.NonFiniteCheckHook, engine.PerStageKNNHook, engine.PretrainedCheckHook,
                engine.QueueBatchCheckHook, engine.ReestimateBNHook, engine.SkippedImagesHook,
-               engine.WeightsOnlyCheckpointHook):
+               engine.ViewRetrievalHook, engine.WeightsOnlyCheckpointHook):
     HOOKS.register_module(module=module)
 LOG_PROCESSORS.register_module(module=engine.DetCoLogProcessor)
 

@@ -15,6 +15,8 @@ import shutil
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from scipy import stats
+
 # ``{stem}.{seed}@{percent}.json``, the split files of tools/data/make_coco_semi_splits.py
 SEMI_SPLIT = re.compile(r'^(?P<head>.*?)(?P<stem>[^/]+)\.(?P<seed>\d+)@(?P<percent>[\d.]+)\.json$')
 
@@ -73,6 +75,20 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     if len(values) < 2:
         return mean, 0.
     return mean, math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> Tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval of the mean over n >= 2 trials (e.g.
+    paired per-seed differences of two methods): mean +/- t(n - 1) x std / sqrt(n).
+
+    Returns:
+        tuple[float, float, float]: (mean, low, high).
+    """
+    if len(values) < 2:
+        raise ValueError(f't_interval needs at least 2 values, got {len(values)}')
+    mean, std = mean_std(values)
+    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * std / math.sqrt(len(values))
+    return mean, mean - half, mean + half
 
 
 def summarize(trials: Sequence[Dict[str, float]],

@@ -1,13 +1,13 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 from .hooks import (CrashSafeCheckpointHook, JigsawCheckHook, NonFiniteCheckHook,
                     PerStageKNNHook, PreciseBNHook, PretrainedCheckHook, QueueBatchCheckHook,
-                    ReestimateBNHook, SkippedImagesHook, WeightsOnlyCheckpointHook,
-                    check_pretrained_inits)
+                    ReestimateBNHook, SkippedImagesHook, ViewRetrievalHook,
+                    WeightsOnlyCheckpointHook, check_pretrained_inits)
 from .log_processor import DetCoLogProcessor
 
 __all__ = [
     'CrashSafeCheckpointHook', 'DetCoLogProcessor', 'JigsawCheckHook', 'NonFiniteCheckHook',
     'PerStageKNNHook', 'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook',
-    'ReestimateBNHook', 'SkippedImagesHook', 'WeightsOnlyCheckpointHook',
+    'ReestimateBNHook', 'SkippedImagesHook', 'ViewRetrievalHook', 'WeightsOnlyCheckpointHook',
     'check_pretrained_inits'
 ]

@@ -1,9 +1,11 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """A console line a person can read: DetCo logs 24 per-term values per step (eq. 1)."""
+import math
 import re
 from typing import Dict, Tuple
 
 from mmengine.dist import get_world_size
+from mmengine.model import is_model_wrapper
 from mmengine.runner import LogProcessor
 from mmselfsup.registry import LOG_PROCESSORS
 
@@ -42,14 +44,17 @@ class DetCoLogProcessor(LogProcessor):
     """mmengine's ``LogProcessor`` with a short console line for training.
 
     Every scalar still reaches the visualizer backends (scalars.json, TensorBoard), plus
-    ``contrast/{g2g,l2l,l2g}`` and ``stage/{res2..res5}`` (sums of the weighted terms) and
-    ``img_per_s`` (global batch / smoothed iteration time). The console line keeps mmengine's
-    header (epoch, lr, eta, time, data_time, memory) and the total ``loss``, and shows the
-    per-contrast sums and img/s instead of the per-term values. mmengine 0.10.7 has no option
-    to keep a key out of the console only (``custom_cfg`` renames or re-averages), hence the
-    subclass. Arguments are those of ``LogProcessor``; ``mean_pattern`` also matches the
-    unweighted ``nce_*`` terms, so that they are averaged over the same window as the
-    weighted ``loss_*`` ones (mmengine's default leaves them per-iteration).
+    ``contrast/{g2g,l2l,l2g}`` and ``stage/{res2..res5}`` (sums of the weighted terms),
+    ``img_per_s`` (global batch / smoothed iteration time), ``chance/nce`` (ln(K + 1): the
+    InfoNCE of keys no closer to their query than the K queued negatives) and
+    ``chance/nce_ratio`` (the mean unweighted term over it; below 1: below chance). The console
+    line keeps mmengine's header (epoch, lr, eta, time, data_time, memory) and the total
+    ``loss``, and shows the per-contrast sums, img/s and the ratio instead of the per-term
+    values. mmengine 0.10.7 has no option to keep a key out of the console only
+    (``custom_cfg`` renames or re-averages), hence the subclass. Arguments are those of
+    ``LogProcessor``; ``mean_pattern`` also matches the unweighted ``nce_*`` terms, so that
+    they are averaged over the same window as the weighted ``loss_*`` ones (mmengine's default
+    leaves them per-iteration).
     """
 
     def __init__(self,
@@ -72,4 +77,11 @@ class DetCoLogProcessor(LogProcessor):
             global_batch = runner.train_dataloader.batch_size * get_world_size()
             tag['img_per_s'] = global_batch / tag['time']
             items.append(f'img/s: {tag["img_per_s"]:.2f}')
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        queue_len = getattr(getattr(model, 'head', None), 'queue_len', None)
+        nce = [v for k, v in tag.items() if TERM_KEY.match(k) and k.startswith('nce_')]
+        if queue_len and nce:
+            tag['chance/nce'] = math.log(queue_len + 1)
+            tag['chance/nce_ratio'] = sum(nce) / len(nce) / tag['chance/nce']
+            items.append(f'nce/chance: {tag["chance/nce_ratio"]:.3f}')
         return tag, '  '.join(items)

@@ -27,7 +27,9 @@ def load_query_backbone(cfg: Config, checkpoint: Optional[str] = None
 
     Args:
         cfg (Config): A pretraining config (its ``model``).
-        checkpoint (str, optional): DetCo training checkpoint; None keeps a random init.
+        checkpoint (str, optional): DetCo training checkpoint; None: a random init, by
+            ``init_weights()`` as pretraining starts (mmcls ResNet: Kaiming convolutions, not
+            PyTorch's default init).
 
     Returns:
         tuple[nn.Module, nn.Module]: The backbone and the model's data preprocessor.
@@ -37,7 +39,9 @@ def load_query_backbone(cfg: Config, checkpoint: Optional[str] = None
         RuntimeError: Its backbone does not fit the config's (``load_state_dict``).
     """
     model = MODELS.build(cfg.model)
-    if checkpoint is not None:
+    if checkpoint is None:
+        model.backbone.init_weights()
+    else:
         model.backbone.load_state_dict(detco_ckpt.load_backbone(checkpoint)[0])
     model.backbone.eval()  # mmcls ResNet.train() returns None, not the module
     return model.backbone, model.data_preprocessor

@@ -225,8 +225,8 @@ def knn_of_config(cfg: Config, checkpoint: Optional[str] = None,
 
     Args:
         cfg (Config): A pretraining config with a ``PerStageKNNHook`` in ``custom_hooks``.
-        checkpoint (str, optional): DetCo training checkpoint; None keeps the random
-            initialisation.
+        checkpoint (str, optional): DetCo training checkpoint; None: a random init
+            (``load_query_backbone``).
         bn_stats (str): 'reestimate' or 'running'.
 
     Returns:

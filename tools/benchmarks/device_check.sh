@@ -4,6 +4,9 @@
 #   bash tools/benchmarks/device_check.sh prepare   # here (CPU machine, network): fills .devdata/
 #   bash tools/benchmarks/device_check.sh           # on the GPU machine, with .devdata/ carried
 #
+# ``wheels`` (the wheels part of prepare) and ``install`` (step 1) are also used alone by
+# tools/benchmarks/gpu_evidence.sh.
+#
 # .devdata/ (git-ignored, < 64 MiB): the wheels the GPU image lacks (its Python is 3.12, no
 # network; STACK.md "On the H100 machine"), mmcv 2.0.1's sdist, data/imagenet_det_1k (1000 real
 # JPEGs) and a 40-image subset of data/coco_mini. On the GPU machine it then
@@ -23,8 +26,8 @@ DATA=${DETCO_SHARED_DATA:-/work/shared/data}
 MMCV=mmcv-2.0.1
 log() { printf '[device_check %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-prepare() {
-  mkdir -p "$DEV/wheels" "$DEV/data"
+wheels() {
+  mkdir -p "$DEV/wheels"
   local pip=(python -m pip download --disable-pip-version-check --no-deps -d "$DEV/wheels")
   "${pip[@]}" --only-binary :all: --python-version 3.12 --implementation cp \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
@@ -32,6 +35,11 @@ prepare() {
   "${pip[@]}" mmengine==0.10.7 mmcls==1.0.0rc6 mmselfsup==1.0.0 mmdet==3.3.0 addict yapf \
     platformdirs termcolor modelindex model-index ordered-set mat4py terminaltables
   "${pip[@]}" --no-binary :all: "mmcv==2.0.1"
+}
+
+prepare() {
+  wheels
+  mkdir -p "$DEV/data"
   cp -r "$DATA/imagenet_det_1k" "$DEV/data/"
   python - "$DATA/coco_mini" "$DEV/data/coco_mini" <<'PYEOF'
 import json, os, shutil, sys
@@ -50,14 +58,7 @@ PYEOF
   log "carry .devdata to the GPU machine and run: bash tools/benchmarks/device_check.sh"
 }
 
-run() {
-  local out="${OUT:-$ROOT/work_dirs/device_check}"
-  mkdir -p "$out"
-  exec > >(tee "$out/device_check.log") 2>&1
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-  log "cores $(nproc); python $(python -V 2>&1)"
-
-  log "1. wheels -> .devdata/site"
+install() {
   python -m pip install --disable-pip-version-check --no-index --no-deps -q \
     --target "$DEV/site" "$DEV"/wheels/*.whl
   rm -rf "$DEV/$MMCV" && tar -xzf "$DEV/wheels/$MMCV.tar.gz" -C "$DEV"
@@ -71,6 +72,17 @@ run() {
     rm -rf "$DEV"/site/numpy "$DEV"/site/numpy-* "$DEV"/site/numpy.libs
   fi
   python -c "import cv2, torch, mmselfsup, detco_mm, numpy; print('numpy', numpy.__version__)"
+}
+
+run() {
+  local out="${OUT:-$ROOT/work_dirs/device_check}"
+  mkdir -p "$out"
+  exec > >(tee "$out/device_check.log") 2>&1
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+  log "cores $(nproc); python $(python -V 2>&1)"
+
+  log "1. wheels -> .devdata/site"
+  install
 
   log "2. throughput (alternating MoCo v2 / DetCo / DetCo-gpuaug)"
   timeout 240 python tools/benchmarks/throughput.py "$DEV/data/imagenet_det_1k/" \
@@ -115,6 +127,8 @@ run() {
 
 case "${1:-run}" in
   prepare) prepare ;;
+  wheels) wheels ;;
+  install) install ;;
   run) run ;;
-  *) echo "usage: $0 [prepare|run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [prepare|wheels|install|run]" >&2; exit 2 ;;
 esac

@@ -13,8 +13,10 @@ model = dict(
     momentum=0.99,
     backbone=dict(depth=18),
     neck=dict(in_channels=[64, 128, 256, 512], hid_channels=512),
-    # [C] 1024 keys ~ one epoch of a 1000-image pool (65536 would be 65 epochs of it)
-    head=dict(queue_len=1024))
+    # [C] 256 keys, a quarter of an epoch of a 1000-image pool: a queue of more than half an
+    # epoch holds keys of the batch's own images as negatives (QueueBatchCheckHook warns); with
+    # 1024 the loss rose after ~150 steps. MoCo: 65536 / 1.28 M images = 5 %.
+    head=dict(queue_len=256))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

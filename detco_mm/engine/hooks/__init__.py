@@ -8,10 +8,12 @@ from .pretrained_check_hook import PretrainedCheckHook, check_pretrained_inits
 from .queue_batch_check_hook import QueueBatchCheckHook
 from .reestimate_bn_hook import ReestimateBNHook
 from .skipped_images_hook import SkippedImagesHook
+from .view_retrieval_hook import ViewRetrievalHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
     'CrashSafeCheckpointHook', 'JigsawCheckHook', 'NonFiniteCheckHook', 'PerStageKNNHook',
     'PreciseBNHook', 'PretrainedCheckHook', 'QueueBatchCheckHook', 'ReestimateBNHook',
-    'SkippedImagesHook', 'WeightsOnlyCheckpointHook', 'check_pretrained_inits'
+    'SkippedImagesHook', 'ViewRetrievalHook', 'WeightsOnlyCheckpointHook',
+    'check_pretrained_inits'
 ]
