@@ -144,6 +144,38 @@ def extract_stage_features(backbone: nn.Module, data_preprocessor: nn.Module,
     return [torch.stack(stage) for stage in zip(*rows[:size])]
 
 
+def frozen_stage_features(backbone: nn.Module, data_preprocessor: nn.Module,
+                          stages: Sequence[str], loaders: Sequence[Iterable],
+                          sizes: Sequence[int], bn_loader: Iterable,
+                          bn_stats: str = 'reestimate', bn_batches: int = 200
+                          ) -> List[List[torch.Tensor]]:
+    """The frozen per-stage features of each of ``loaders`` (``sizes`` images each), with BN
+    statistics re-estimated on ``bn_loader`` (on a copy, ``reestimate_bn``) or the backbone's
+    own (``bn_stats='running'``); ``backbone`` is left in its train/eval mode. The one
+    extraction behind the kNN, retrieval and linear-probe readouts.
+
+    Returns:
+        list: Per loader, the (N, C) features of every stage.
+    """
+    if bn_stats not in BN_STATS:
+        raise ValueError(f'bn_stats must be one of {BN_STATS}, got {bn_stats!r}')
+    was_training = backbone.training
+    if bn_stats == 'reestimate':
+        encoder = reestimate_bn(backbone, data_preprocessor, bn_loader, bn_batches)
+    else:
+        encoder = backbone
+        encoder.eval()
+    try:
+        features = [extract_stage_features(encoder, data_preprocessor, loader, size)
+                    for loader, size in zip(loaders, sizes)]
+    finally:
+        backbone.train(was_training)
+    if len(features[0]) != len(stages):
+        raise ValueError(f'the backbone returns {len(features[0])} maps, stages names '
+                         f'{len(stages)}: {tuple(stages)}')
+    return features
+
+
 def per_stage_knn(backbone: nn.Module, data_preprocessor: nn.Module, stages: Sequence[str],
                   bank_loader: Iterable, bank_labels: torch.Tensor,
                   query_loader: Optional[Iterable] = None,
@@ -170,25 +202,13 @@ def per_stage_knn(backbone: nn.Module, data_preprocessor: nn.Module, stages: Seq
     Returns:
         dict[str, float]: ``{stage}_top1`` per stage.
     """
-    if bn_stats not in BN_STATS:
-        raise ValueError(f'bn_stats must be one of {BN_STATS}, got {bn_stats!r}')
-    was_training = backbone.training
-    if bn_stats == 'reestimate':
-        encoder = reestimate_bn(backbone, data_preprocessor, bank_loader, bn_batches)
-    else:
-        encoder = backbone
-        encoder.eval()
-    try:
-        bank = extract_stage_features(encoder, data_preprocessor, bank_loader,
-                                      len(bank_labels))
-        queries = (extract_stage_features(encoder, data_preprocessor, query_loader,
-                                          len(query_labels))
-                   if query_loader is not None else [None] * len(bank))
-    finally:
-        backbone.train(was_training)
-    if len(bank) != len(stages):
-        raise ValueError(f'the backbone returns {len(bank)} maps, stages names {len(stages)}: '
-                         f'{tuple(stages)}')
+    loaders, sizes = [bank_loader], [len(bank_labels)]
+    if query_loader is not None:
+        loaders.append(query_loader)
+        sizes.append(len(query_labels))
+    bank, *rest = frozen_stage_features(backbone, data_preprocessor, stages, loaders, sizes,
+                                        bank_loader, bn_stats, bn_batches)
+    queries = rest[0] if rest else [None] * len(bank)
     return {f'{stage}_top1': weighted_knn_top1(b, bank_labels, q, query_labels, k, temperature)
             for stage, b, q in zip(stages, bank, queries)}
 

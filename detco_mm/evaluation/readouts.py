@@ -10,8 +10,8 @@ and standard error.
   probe** (train split -> val split) on the same frozen features. Chance: the largest class's
   share.
 
-All use ``knn.reestimate_bn`` (BN statistics of the evaluated images, see ``knn``) and
-``knn.extract_stage_features``. Standard errors are binomial, sqrt(p (1 - p) / n): the spread
+All extract through ``knn.frozen_stage_features`` (BN statistics of the evaluated images,
+see ``knn``). Standard errors are binomial, sqrt(p (1 - p) / n): the spread
 of one measurement over the draw of its n images, not over training seeds.
 """
 import itertools
@@ -25,7 +25,7 @@ import torch.nn as nn
 from mmengine.dataset import DefaultSampler
 from torch.utils.data import DataLoader
 
-from .knn import BN_STATS, extract_stage_features, reestimate_bn, weighted_knn_top1
+from .knn import frozen_stage_features, weighted_knn_top1
 
 
 def binomial_se(percent: float, num: int) -> float:
@@ -105,26 +105,12 @@ def per_stage_retrieval(backbone: nn.Module, data_preprocessor: nn.Module,
     Returns:
         dict[str, float]: ``{stage}_top1`` per stage.
     """
-    if bn_stats not in BN_STATS:
-        raise ValueError(f'bn_stats must be one of {BN_STATS}, got {bn_stats!r}')
     if views.dim() != 5 or views.shape[1] != 2:
         raise ValueError(f'view retrieval needs (N, 2, 3, H, W) views, got {tuple(views.shape)}')
-    was_training = backbone.training
     loaders = [_view_loader(views, v, batch_size) for v in (0, 1)]
-    if bn_stats == 'reestimate':
-        encoder = reestimate_bn(backbone, data_preprocessor, itertools.chain(*loaders),
-                                bn_batches)
-    else:
-        encoder = backbone
-        encoder.eval()
-    try:
-        first, second = (extract_stage_features(encoder, data_preprocessor, loader, len(views))
-                         for loader in loaders)
-    finally:
-        backbone.train(was_training)
-    if len(first) != len(stages):
-        raise ValueError(f'the backbone returns {len(first)} maps, stages names {len(stages)}: '
-                         f'{tuple(stages)}')
+    first, second = frozen_stage_features(backbone, data_preprocessor, stages, loaders,
+                                          [len(views)] * 2, itertools.chain(*loaders),
+                                          bn_stats, bn_batches)
     return {f'{stage}_top1': view_retrieval_top1(q, g)
             for stage, q, g in zip(stages, first, second)}
 
@@ -194,18 +180,13 @@ def class_readouts(backbone: nn.Module, data_preprocessor: nn.Module, stages: Se
     Returns:
         dict: ``knn`` (and ``linear``): ``{stage}_top1`` per stage.
     """
-    was_training = backbone.training
-    encoder = reestimate_bn(backbone, data_preprocessor, train_loader, bn_batches)
-    try:
-        train = extract_stage_features(encoder, data_preprocessor, train_loader,
-                                       len(train_labels))
-        val = (extract_stage_features(encoder, data_preprocessor, val_loader, len(val_labels))
-               if val_loader is not None else None)
-    finally:
-        backbone.train(was_training)
-    if len(train) != len(stages):
-        raise ValueError(f'the backbone returns {len(train)} maps, stages names {len(stages)}: '
-                         f'{tuple(stages)}')
+    loaders, sizes = [train_loader], [len(train_labels)]
+    if val_loader is not None:
+        loaders.append(val_loader)
+        sizes.append(len(val_labels))
+    train, *rest = frozen_stage_features(backbone, data_preprocessor, stages, loaders, sizes,
+                                         train_loader, bn_batches=bn_batches)
+    val = rest[0] if rest else None
     out = dict(knn={f'{stage}_top1': weighted_knn_top1(feats, train_labels, k=k,
                                                        temperature=temperature)
                     for stage, feats in zip(stages, train)})
