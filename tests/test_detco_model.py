@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from mmengine.dataset import default_collate
 from mmselfsup.registry import DATASETS, HOOKS, MODELS
 
-from detco_mm.models.utils import mosaic_to_patches
+from detco_mm.contracts import mosaic_to_patches
 
 STAGES = ('res2', 'res3', 'res4', 'res5')
 

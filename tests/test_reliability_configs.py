@@ -14,7 +14,7 @@ from mmengine.dataset import default_collate
 from mmselfsup.registry import DATASETS, MODELS, TRANSFORMS
 
 from conftest import ROOT, TINY_CONFIG, tiny_pretrain_options, train_in_process
-from detco_mm.models.utils import mosaic_to_patches, patches_to_mosaic
+from detco_mm.contracts import mosaic_to_patches, patches_to_mosaic
 
 TINY_GPUAUG = osp.join(ROOT, 'configs', 'detco', 'detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py')
 TINY_MMPRETRAIN = osp.join(ROOT, 'configs', 'detco_mmpretrain',

@@ -9,7 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import LogProcessor
 from mmselfsup.registry import LOG_PROCESSORS
 
-from ..models.heads.detco_head import CONTRASTS
+from ..contracts import CONTRASTS
 
 # The keys DetCoHead returns: loss_{contrast}_{stage} (weighted) and nce_{contrast}_{stage}.
 TERM_KEY = re.compile(rf'^(loss|nce)_({"|".join(CONTRASTS)})_(\w+)$')

@@ -25,11 +25,10 @@ from mmengine.config import Config
 from mmengine.dist import all_gather_object, all_reduce, get_world_size
 from mmengine.runner import Runner
 
+from ..contracts import STAGES
 from .features import load_query_backbone, preprocessed_views
 
 BN_STATS = ('reestimate', 'running')
-# Names of mmselfsup ResNet's out_indices (1, 2, 3, 4).
-STAGES = ('res2', 'res3', 'res4', 'res5')
 
 
 def weighted_knn_top1(bank: torch.Tensor, bank_labels: torch.Tensor,

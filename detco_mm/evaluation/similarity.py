@@ -15,7 +15,8 @@ import torch
 from mmselfsup.registry import MODELS
 
 import detco_ckpt
-from ..models.algorithms.detco import VIEW_INPUTS, DetCoMixin
+from ..contracts import VIEW_INPUTS
+from ..models.algorithms.detco import DetCoMixin
 from .features import preprocessed_views
 
 # Histogram bins of cosine similarity, [-1, 1].

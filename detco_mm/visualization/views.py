@@ -8,10 +8,7 @@ from mmengine.config import ConfigDict
 from mmselfsup.registry import DATASETS, TRANSFORMS
 
 from ..datasets.transforms import JigsawPatches
-from ..models.algorithms.detco import VIEW_INPUTS
-
-VIEW_NAMES = {i: f'{"global" if v == "g" else "local"} {role}'
-              for v, idx in VIEW_INPUTS.items() for role, i in zip(('q', 'k'), idx)}
+from ..contracts import VIEW_NAMES
 
 
 def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:

@@ -38,9 +38,8 @@ def main(argv=None) -> None:
     parser.add_argument('--stage', default='res5', help='res2..res5')
     parser.add_argument('--out-dir', default='work_dirs/figures')
     args = parser.parse_args(argv)
-    stages = ('res2', 'res3', 'res4', 'res5')
-    if args.stage not in stages:
-        parser.error(f'--stage {args.stage}: use one of {", ".join(stages)}')
+    if args.stage not in STAGES:
+        parser.error(f'--stage {args.stage}: use one of {", ".join(STAGES)}')
     cfg = Config.fromfile(args.config)
     init_config_scope(cfg)
     checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])

@@ -63,6 +63,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from detco_mm.contracts import STAGES
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(ROOT, 'configs', 'detco', 'small')
 METHODS = {
@@ -73,7 +75,6 @@ METHODS = {
 RANDOM = 'random'
 ORDER = ('detco', 'hic', 'mocov2', RANDOM)
 DET_CONFIG = osp.join(SMALL, 'faster-rcnn_r18_fpn_small.py')
-STAGES = ('res2', 'res3', 'res4', 'res5')
 SIZES = {
     'tiny': dict(epochs=1, batch=4, queue=4, crop=32, seeds=[0], curve_interval=1,
                  det_iters=4, det_scale=64, jobs=1),

@@ -5,7 +5,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmselfsup.registry import TRANSFORMS
 
-from ...models.utils.mosaic import MOSAIC_GRID_KEY, cell_crop_boxes, patches_to_mosaic
+from ...contracts.mosaic import MOSAIC_GRID_KEY, cell_crop_boxes, patches_to_mosaic
 
 
 def to_three_channels(img: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from typing import List, Sequence, Union
 from mmselfsup.datasets.transforms import MultiView
 from mmselfsup.registry import TRANSFORMS
 
-from ...models.utils.mosaic import MOSAIC_GRID_KEY
+from ...contracts import MOSAIC_GRID_KEY
 
 
 @TRANSFORMS.register_module()

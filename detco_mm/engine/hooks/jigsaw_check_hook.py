@@ -7,8 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmselfsup.registry import HOOKS
 
 from ...datasets.transforms.jigsaw_patches import JigsawPatches
-from ...models.algorithms.detco import VIEW_INPUTS
-from ...models.utils import check_jigsaw_grid
+from ...contracts import VIEW_INPUTS, check_jigsaw_grid
 
 # Attributes under which datasets, dataset wrappers and transforms hold what they run:
 # BaseDataset.pipeline, Compose.transforms (mmengine, mmcv), MultiView.pipelines (mmselfsup,

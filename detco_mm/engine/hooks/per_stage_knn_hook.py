@@ -6,7 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmselfsup.registry import HOOKS
 
-from ...evaluation.knn import BN_STATS, STAGES, build_knn_loader, per_stage_knn
+from ...contracts import STAGES
+from ...evaluation.knn import BN_STATS, build_knn_loader, per_stage_knn
 
 
 @HOOKS.register_module()

@@ -6,7 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmselfsup.registry import DATASETS, HOOKS
 
-from ...evaluation.knn import BN_STATS, STAGES
+from ...contracts import STAGES
+from ...evaluation.knn import BN_STATS
 from ...evaluation.readouts import binomial_se, fixed_views, per_stage_retrieval
 
 

@@ -10,13 +10,9 @@ from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.registry import MODELS
 from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
-from ..utils import check_jigsaw_grid, check_mosaic_grid, mosaic_to_patches
+from ...contracts import VIEW_INPUTS, check_jigsaw_grid, check_mosaic_grid, mosaic_to_patches
 from ..utils.checks import (check_backbone_channels, check_embedding_dims, check_grid,
                             check_momentum)
-
-# Positions of the views in ``inputs`` as packed by the configs' MultiView:
-# [global q, global k, local q, local k].
-VIEW_INPUTS = {'g': (0, 1), 'l': (2, 3)}
 
 
 class DetCoMixin:

@@ -8,7 +8,7 @@ from mmengine.dist import get_rank
 from mmselfsup.models.utils import SelfSupDataPreprocessor
 from mmselfsup.registry import MODELS
 
-from ..algorithms.detco import VIEW_INPUTS
+from ...contracts import VIEW_INPUTS
 from ..utils import BatchViewAugment, jigsaw_cut, jigsaw_params
 
 
@@ -51,9 +51,6 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
         if jigsaw is not None:
             jigsaw = dict(jigsaw)
             jigsaw.pop('type', None)
-            # Imported here: detco_mm.datasets imports detco_mm.models (the mosaic contract),
-            # so a module-level import would be circular.
-            from ...datasets.transforms.jigsaw_patches import JigsawPatches
             self.jigsaw = JigsawPatches(**jigsaw)  # its argument checks
 
     @staticmethod

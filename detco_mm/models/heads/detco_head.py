@@ -8,16 +8,8 @@ from mmengine.dist import all_gather
 from mmengine.model import BaseModule
 from mmselfsup.registry import MODELS
 
+from ...contracts import CONTRASTS, DEFAULT_CONTRASTS, STAGE_LOSS_WEIGHTS, STAGES
 from ..utils.checks import check_loss_weights, check_number, check_width
-
-# Each contrast pairs a query view with a key view; its negatives come from the queue of the
-# key view [P eq. 2, 4, 5]. 'g' = global image, 'l' = local patch set.
-CONTRASTS: Dict[str, Tuple[str, str]] = {
-    'g2g': ('g', 'g'),  # eq. 2: global query vs global key
-    'l2l': ('l', 'l'),  # eq. 5: local query vs local key
-    'l2g': ('l', 'g'),  # eq. 4: local query vs global key ("global<->local")
-    'g2l': ('g', 'l'),  # [C] optional, off by default: global query vs local key
-}
 
 
 def positive_logits(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -96,10 +88,10 @@ class DetCoHead(BaseModule):
     DEFAULT_LOSS = dict(type='mmcls.CrossEntropyLoss')
 
     def __init__(self,
-                 stages: Sequence[str] = ('res2', 'res3', 'res4', 'res5'),
-                 loss_weights: Sequence[float] = (0.1, 0.4, 0.7, 1.0),
+                 stages: Sequence[str] = STAGES,
+                 loss_weights: Sequence[float] = STAGE_LOSS_WEIGHTS,
                  normalize_weights: bool = False,
-                 contrasts: Sequence[str] = ('g2g', 'l2l', 'l2g'),
+                 contrasts: Sequence[str] = DEFAULT_CONTRASTS,
                  share_queue: bool = False,
                  queue_len: int = 65536,
                  feat_dim: int = 128,

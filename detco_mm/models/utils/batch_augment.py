@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .mosaic import cell_crop_boxes, patches_to_mosaic
+from ...contracts.mosaic import cell_crop_boxes, patches_to_mosaic
 
 # pillow's "L" conversion (ITU-R 601-2 luma), used by ImageEnhance.Contrast and .Color.
 LUMA_RGB = (0.299, 0.587, 0.114)
