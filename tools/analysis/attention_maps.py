@@ -22,6 +22,7 @@ from mmengine.config import Config
 import detco_mm  # noqa: F401  registers DetCo
 from detco_ckpt import CheckpointError
 from detco_mm.backends import init_config_scope
+from detco_mm.contracts import STAGES
 from detco_mm.evaluation import attention_map, load_image, load_query_backbone
 
 matplotlib.use('Agg')  # files only
@@ -57,7 +58,7 @@ def main(argv=None) -> None:
         axes[row, 0].imshow(rgb)
         axes[row, 0].set_title(osp.basename(path), fontsize=8)
         for col, (checkpoint, (backbone, preprocessor)) in enumerate(zip(checkpoints, models)):
-            small, full = attention_map(backbone, preprocessor, image, stages.index(args.stage))
+            small, full = attention_map(backbone, preprocessor, image, STAGES.index(args.stage))
             maps[checkpoint][path] = [[round(v, 4) for v in r] for r in small.tolist()]
             axes[row, col + 1].imshow(rgb)
             axes[row, col + 1].imshow(full.numpy(), cmap='jet', alpha=0.5)

@@ -9,6 +9,7 @@ from mmselfsup.models.utils import SelfSupDataPreprocessor
 from mmselfsup.registry import MODELS
 
 from ...contracts import VIEW_INPUTS
+from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ..utils import BatchViewAugment, jigsaw_cut, jigsaw_params
 
 
