@@ -1,7 +1,7 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Throughput of pretraining configs: data pipeline, model step and both, measured alternately.
 
-Used by ``tools/benchmarks/throughput.py`` (README "Speed"). Every measurement takes a dict
+Used by ``tools/benchmarks/throughput.py`` (docs/speed.md). Every measurement takes a dict
 ``name -> Candidate`` and alternates between the candidates in rounds, so machine noise hits
 all of them; compare the ratios, not the absolute numbers, across machines.
 """

@@ -229,7 +229,7 @@ def natural_image():
 def test_fixed_parameter_color_steps_pixelwise(step, cpu_fn, factor, mean_tol, max_tol):
     img = natural_image()
     cpu = to_rgb_tensor(cpu_fn(img, factor))
-    # mmcv shifts pillow's 8-bit hue by np.uint8(factor * 255): whole 1/255 turns (README)
+    # mmcv shifts pillow's 8-bit hue by np.uint8(factor * 255): whole 1/255 turns (docs/speed.md)
     dev_factor = np.trunc(factor * 255) / 255 if step == 'hue' else factor
     dev = getattr(B, f'adjust_{step}')(to_rgb_tensor(img), torch.tensor([dev_factor]))
     diff = (cpu - dev).abs()

@@ -140,7 +140,7 @@ def step_losses(work_dir) -> list:
 def test_both_faces_train_to_the_same_losses(tiny_pretrain_dir, mmpretrain_pretrain_dir):
     """The shared tiny runs of `mim train mmselfsup` and `mim train mmpretrain` (the same
     settings, seed and images): the same initial weights, views and shuffles, hence the same
-    loss terms at every step, up to float rounding (README "Backends")."""
+    loss terms at every step, up to float rounding (docs/pretraining.md)."""
     selfsup, pretrain = step_losses(tiny_pretrain_dir), step_losses(mmpretrain_pretrain_dir)
     assert len(selfsup) == len(pretrain) == 2  # 8 images, batch 4
     for step, (a, b) in enumerate(zip(selfsup, pretrain)):

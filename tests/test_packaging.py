@@ -94,12 +94,12 @@ def model_index() -> dict:
 
 def test_config_names_are_unique():
     """`mim train detco_mm NAME` refuses a name found twice in the package; every name the
-    READMEs give it is there once."""
+    READMEs and docs/ give it is there once."""
     names = [osp.basename(p) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                                                 recursive=True)]
     assert len(names) > 40 and len(set(names)) == len(names)
-    readmes = [osp.join(ROOT, 'README.md'), *glob.glob(osp.join(ROOT, 'configs', '**',
-                                                                 'README.md'), recursive=True)]
+    readmes = [osp.join(ROOT, 'README.md'), *glob.glob(osp.join(ROOT, 'docs', '*.md')),
+               *glob.glob(osp.join(ROOT, 'configs', '**', 'README.md'), recursive=True)]
     command = re.compile(r'mim train detco_mm ([a-z][\w.-]*\.py)')  # not NAME.py
     used = {name for readme in readmes for name in command.findall(open(readme).read())}
     assert len(used) >= 3 and used <= set(names), used - set(names)

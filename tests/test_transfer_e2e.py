@@ -93,7 +93,7 @@ def train_until_first_iteration(config, data_root, options, work_dir):
 @pytest.mark.parametrize('case', ['depth', 'no_prefix'])
 def test_detection_refuses_wrong_backbone(case, tiny_backbone, tiny_pretrain_dir,
                                           synthetic_root, tmp_path):
-    if case == 'depth':  # the README's ResNet-50 benchmark config with the ResNet-18 demo file
+    if case == 'depth':  # docs/transfer.md's R50 benchmark config with the ResNet-18 demo file
         options = {'model.backbone.depth': 50, 'model.neck.in_channels': [256, 512, 1024, 2048],
                    'model.backbone.init_cfg.checkpoint': tiny_backbone}
         expected = (f'{tiny_backbone}: a ResNet-18 checkpoint into a ResNet-50 config: '

@@ -1,4 +1,4 @@
-# DetCo with its view augmentation on the GPU [C] (README "Speed"): the CPU workers decode and
+# DetCo with its view augmentation on the GPU [C] (docs/speed.md): the CPU workers decode and
 # crop; DetCoGPUAugDataPreprocessor applies view_augs and cuts the jigsaw, per image, on the
 # device. Same configs of the steps as the default (CPU) path, which stays the reference.
 _base_ = './detco_resnet50_8xb32-coslr-200e_in1k.py'

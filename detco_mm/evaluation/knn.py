@@ -12,8 +12,8 @@ backbone in separate passes, the patches last, so with momentum 0.1 the stored r
 statistics are about half patch statistics. ``bn_stats='reestimate'`` (the default of the
 hook and the benchmark) replaces them, on a copy of the backbone, by the exact mean/variance
 over the kNN bank's global views, as PreciseBN does (Wu & Johnson, 2021; detectron2's
-``TEST.PRECISE_BN``); ``'running'`` keeps the stored ones. README "Batch-norm statistics of
-frozen features" has the measurement behind the default.
+``TEST.PRECISE_BN``); ``'running'`` keeps the stored ones. docs/evaluation.md "Batch-norm
+statistics of frozen features" has the measurement behind the default.
 """
 import copy
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple

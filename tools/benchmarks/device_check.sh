@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of README "Speed", one command, <= 10 minutes on one H100/H200 with 16 cores.
+# The GPU check of docs/speed.md, one command, <= 10 minutes on one H100/H200 with 16 cores.
 #
 #   bash tools/benchmarks/device_check.sh prepare   # here (CPU machine, network): fills .devdata/
 #   bash tools/benchmarks/device_check.sh           # on the GPU machine, with .devdata/ carried

@@ -12,7 +12,7 @@ would, then reads the frozen per-stage features out (``detco_mm.evaluation.reado
    ``--probe-data``'s val split (two views per image drawn from seed 0: every run sees the
    same views), class kNN (leave-one-out) on its train split and a linear probe train -> val,
    class kNN on the pool's own labels, and the probe's kNN with the checkpoint's running BN
-   statistics (README "Batch-norm statistics of frozen features"); the 12 loss terms at the
+   statistics (docs/evaluation.md, BN statistics of frozen features); the 12 loss terms at the
    end against their chance level ln(queue + 1); the compute (steps, images, wall time);
 3. with ``--det-data``: ``tools/model_converters/detco_to_backbone.py``, then ``mim train
    mmdet`` with configs/detco/small/faster-rcnn_r18_fpn_small.py (warm-up over the first

@@ -4,7 +4,7 @@
 In one run, alternating between the three: ``data`` (loader with N workers on a folder of real
 JPEGs + data preprocessor), ``model`` (training step on synthetic views), ``e2e`` (both), with
 ratios to MoCo v2 and peak memory; ``--breakdown N`` instead times, in this process, each
-transform of the three CPU pipelines on N images (per-sample ms, interleaved). README "Speed".
+transform of the three CPU pipelines on N images (per-sample ms, interleaved). docs/speed.md.
 
 Example:
     python tools/benchmarks/throughput.py data/imagenet/ --device cuda --batch 256 --workers 16 \

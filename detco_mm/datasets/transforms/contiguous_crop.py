@@ -14,7 +14,7 @@ class ContiguousRandomResizedCrop(RandomResizedCrop):
     ``mmcv.imresize(backend='pillow')``) of a strided array is slow: on ImageNet photos about
     6 ms per crop against 0.2 ms for a contiguous copy (pillow 13, one core). Once the
     crop is made contiguous, the resize is the same call, so the output is identical.
-    With the augmentation on the device, the crops are most of the CPU work (README "Speed").
+    With the augmentation on the device, the crops are most of the CPU work (docs/speed.md).
     """
 
     def transform(self, results: dict) -> dict:

@@ -15,7 +15,7 @@ class ReestimateBNHook(Hook):
     A DetCo checkpoint's statistics are about half those of the 64 px local patches (global
     and local views go through the same BN in separate passes, the patches last; momentum
     0.1), and a frozen backbone (``frozen_stages=4, norm_eval=True``) keeps them for the whole
-    evaluation. README "Batch-norm statistics of frozen features" has the measurement. The
+    evaluation. docs/evaluation.md "Batch-norm statistics of frozen features" has the data. The
     statistics are recomputed once; the backbone then stays frozen, so they hold for training,
     validation and the saved checkpoints. DDP: each rank averages its batches, the ranks'
     statistics are averaged.

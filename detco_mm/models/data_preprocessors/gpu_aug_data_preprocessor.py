@@ -18,7 +18,7 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
     """``SelfSupDataPreprocessor`` that also augments the views, batched on the device.
 
     [C] The default configs augment on the CPU (2 global + 2 local views cost ~2x MoCo v2's
-    pipeline per image, README "Speed"). With this preprocessor the CPU pipeline only decodes and
+    pipeline per image, docs/speed.md). With this preprocessor the CPU pipeline only decodes and
     crops (the global 224 px and local 255 px crops), and here, on the model's device, every view
     gets ``view_augs`` (the same configs as the CPU pipeline's: ColorJitter in a random order per
     image, grayscale, blur, flip), each image with its own random parameters; then the local views

@@ -7,7 +7,7 @@ random parameters, drawn from the ``generator`` given to the call (the global to
 generator when None). [C] Plain torch, no new dependency: kornia's ColorJitter draws one order
 of the four factors per batch, mmselfsup's ``ColorJitter`` one per image, and this keeps the
 latter. Semantics follow pillow, the CPU path's backend (mmcv ``adjust_*`` with
-``backend='pillow'``); what differs is listed in README "Speed".
+``backend='pillow'``); what differs is listed in docs/speed.md.
 
 Images are (N, 3, H, W) float RGB in [0, 255]; values stay float between the steps (the CPU
 path truncates to uint8 after each).
@@ -99,7 +99,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Te
 
     [C] A true (sampled, normalised) Gaussian, replicated borders like pillow. pillow's
     ``GaussianBlur(radius=sigma)`` is three passes of an extended box filter whose variance
-    equals sigma**2; for sigma < ~0.5 the sampled kernel is narrower than that (README "Speed").
+    equals sigma**2; for sigma < ~0.5 the sampled kernel is narrower than that (docs/speed.md).
     """
     n, c, h, w = x.shape
     taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)

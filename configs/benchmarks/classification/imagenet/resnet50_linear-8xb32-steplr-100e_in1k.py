@@ -45,6 +45,6 @@ custom_hooks = [
     dict(type='mmselfsup.WeightsOnlyCheckpointHook'),
     # norm_eval keeps the backbone's BN statistics, and a DetCo checkpoint's are about half
     # those of the 64 px local patches: re-estimate them on 200 training batches (global views)
-    # first (README "Batch-norm statistics of frozen features").
+    # first (docs/evaluation.md, "Batch-norm statistics of frozen features").
     dict(type='mmselfsup.ReestimateBNHook', num_batches=200),
 ]
