@@ -5,7 +5,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather
-from mmengine.model import BaseModule
 
 from ...contracts import CONTRASTS, DEFAULT_CONTRASTS, STAGE_LOSS_WEIGHTS, STAGES
 from ..utils.checks import check_loss_weights, check_number, check_width
