@@ -1,17 +1,18 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """DetCo (ICCV 2021) for OpenMMLab.
 
-``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) registers
-``DetCo``, ``DetCoNeck``, ``DetCoHead``, ``DetCoGPUAugDataPreprocessor`` into mmselfsup's
-MODELS, ``CheckedImageList`` and ``UnlabeledImages`` into its DATASETS, ``JigsawPatches``,
-``ContiguousRandomResizedCrop``, ``LoadImageChecked`` and ``MultiViewWithMeta`` into its
-TRANSFORMS, ``CrashSafeCheckpointHook``, ``JigsawCheckHook``, ``NonFiniteCheckHook``,
-``PerStageKNNHook``, ``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``,
-``QueueBatchCheckHook``, ``SkippedImagesHook``, ``ViewRetrievalHook`` and
-``WeightsOnlyCheckpointHook`` into its HOOKS,
-``DetCoLogProcessor`` into its LOG_PROCESSORS, applies the repairs of the pinned stack in
-``detco_mm.stack_repairs``, and makes a refused checkpoint end the process with its one-line
-reason (``detco_mm.excepthook``).
+``import detco_mm`` (or ``custom_imports=dict(imports=['detco_mm'])`` in a config) applies the
+repairs of the pinned stack in ``detco_mm.stack_repairs``, makes a refused checkpoint end the
+process with its one-line reason (``detco_mm.excepthook``), and imports the mmselfsup face,
+``detco_mm.backends.mmselfsup``, which registers ``DetCo``, ``DetCoNeck``, ``DetCoHead``,
+``DetCoGPUAugDataPreprocessor`` into mmselfsup's MODELS, ``CheckedImageList`` and
+``UnlabeledImages`` into its DATASETS, ``JigsawPatches``, ``ContiguousRandomResizedCrop``,
+``LoadImageChecked`` and ``MultiViewWithMeta`` into its TRANSFORMS,
+``CrashSafeCheckpointHook``, ``JigsawCheckHook``, ``NonFiniteCheckHook``, ``PerStageKNNHook``,
+``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``, ``QueueBatchCheckHook``,
+``SkippedImagesHook``, ``ViewRetrievalHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
+and ``DetCoLogProcessor`` into its LOG_PROCESSORS. The mmpretrain face is
+``detco_mm.backends.mmpretrain``; the layers are described in docs/design.md.
 """
 from . import stack_repairs
 from .excepthook import install_checkpoint_error_hook
@@ -20,13 +21,14 @@ from .excepthook import install_checkpoint_error_hook
 stack_repairs.apply_all()
 install_checkpoint_error_hook()
 
-from .datasets import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
-                       JigsawPatches, LoadImageChecked, MultiViewWithMeta, UnlabeledImages)
+from .backends.mmselfsup import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
+                                 DetCo, DetCoHead, UnlabeledImages)
+from .datasets import JigsawPatches, LoadImageChecked, MultiViewWithMeta  # noqa: E402
 from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
                      JigsawCheckHook, NonFiniteCheckHook, PerStageKNNHook, PreciseBNHook,
                      PretrainedCheckHook, QueueBatchCheckHook, ReestimateBNHook,
                      SkippedImagesHook, ViewRetrievalHook, WeightsOnlyCheckpointHook)
-from .models import DetCo, DetCoGPUAugDataPreprocessor, DetCoHead, DetCoNeck  # noqa: E402
+from .models import DetCoGPUAugDataPreprocessor, DetCoNeck  # noqa: E402
 
 __version__ = '0.1.0'
 

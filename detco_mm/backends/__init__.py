@@ -1,7 +1,9 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-"""Faces of DetCo for toolboxes other than mmselfsup (whose registration is ``import
-detco_mm`` itself). Each module here is imported on its own, by the configs of its toolbox
-(``custom_imports``), so that nothing imports a toolbox that is not installed.
+"""The faces of DetCo: one adapter per toolbox, the only modules (with ``stack_repairs``)
+that import one. ``mmselfsup`` is imported by ``import detco_mm`` (the configs of
+``configs/detco/``), ``mmpretrain`` by the configs of its toolbox (``custom_imports``); each
+builds its toolbox's classes from the one implementation below it and registers every name
+into its registries (docs/design.md). This package itself imports neither.
 
 ``init_config_scope`` and ``config_scope`` let a tool that builds from a config without a
 ``Runner`` (the analysis and benchmark tools) take a config of either face: they do what the

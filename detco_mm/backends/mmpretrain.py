@@ -2,37 +2,42 @@
 """The mmpretrain face of DetCo: ``custom_imports=dict(imports=['detco_mm.backends.mmpretrain'])``
 in a config (``configs/detco_mmpretrain/``) lets ``mim train mmpretrain`` build it.
 
-It registers into mmpretrain's registries the one implementation in ``detco_mm.models``,
-``detco_mm.datasets`` and ``detco_mm.engine``, swapping only what the two toolboxes name or
-do differently:
+It builds mmpretrain's classes from the one implementation in ``detco_mm.models``,
+``detco_mm.datasets`` and ``detco_mm.engine`` and registers every name into mmpretrain's
+registries. What it takes from mmpretrain (the same places as ``detco_mm.backends.mmselfsup``):
 
-- the algorithm derives from mmpretrain's ``BaseSelfSupervisor`` (mmselfsup: ``BaseModel``)
-  and uses mmpretrain's ``batch_shuffle_ddp``; mmpretrain's ResNet numbers its outputs from
-  res2 (``out_indices=(0, 1, 2, 3)``), mmselfsup's from the stem (``(1, 2, 3, 4)``);
-- the head uses mmpretrain's ``ContrastiveHead``, which computes InfoNCE in ``loss()``
-  (mmselfsup's in ``forward()``), with mmpretrain's ``CrossEntropyLoss`` (mean over the
-  batch in both);
-- everything else (neck, gpu-aug data preprocessor, datasets, transforms, hooks, log
-  processor) is registered as it is, under the same names as into mmselfsup.
-
-The configs of this face (``configs/detco_mmpretrain/``) inherit the mmselfsup configs and
-build their data pipeline in mmselfsup's scope (``train_dataloader.dataset._scope_``), so both
-faces read the same views and metadata (``jigsaw_grid``, skipped images) from one pipeline;
-the data preprocessors of both toolboxes pass mmselfsup's data samples through unread.
+- the algorithm: ``DetCoMixin`` on mmpretrain's ``BaseSelfSupervisor`` (mmselfsup:
+  ``BaseModel``), with mmpretrain's ``batch_shuffle_ddp``; mmpretrain's ResNet numbers its
+  outputs from res2 (``out_indices=(0, 1, 2, 3)``), mmselfsup's from the stem
+  (``(1, 2, 3, 4)``);
+- the head: ``DetCoHeadMixin`` with mmpretrain's ``ContrastiveHead``, which computes InfoNCE
+  in ``loss()`` (mmselfsup's in ``forward()``), with mmpretrain's ``CrossEntropyLoss`` (mean
+  over the batch in both);
+- the data: none. The configs of this face (``configs/detco_mmpretrain/``) inherit the
+  mmselfsup configs and build their data pipeline in mmselfsup's scope
+  (``train_dataloader.dataset._scope_``), so both faces read the same views and metadata
+  (``jigsaw_grid``, skipped images) from one pipeline; the data preprocessors of both
+  toolboxes pass mmselfsup's data samples through unread. The data classes of the mmselfsup
+  face are registered here as they are, under the same names;
+- everything else (neck, gpu-aug data preprocessor, transforms, hooks, log processor) is the
+  core's class, registered as it is, except ``PreciseBNHook``: it is for the mmdet fine-tuning
+  configs (as ``mmselfsup.PreciseBNHook``), and mmpretrain has a hook of that name which its
+  own configs use.
 """
+from typing import Optional
 
 import torch
+from mmengine.model import BaseModule
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.registry import DATASETS, HOOKS, LOG_PROCESSORS, MODELS, TRANSFORMS
 
 from .. import datasets, engine, models
-from ..models.algorithms.detco import DetCoMixin
+from .mmselfsup import CheckedImageList, ContiguousRandomResizedCrop, UnlabeledImages
 
 
-@MODELS.register_module()
-class DetCo(DetCoMixin, BaseSelfSupervisor):
-    """DetCo (``detco_mm.models.DetCo``) as an mmpretrain self-supervised algorithm.
+class DetCo(models.DetCoMixin, BaseSelfSupervisor):
+    """DetCo (``detco_mm.models.DetCoMixin``) as an mmpretrain self-supervised algorithm.
 
     Args:
         backbone (dict): Backbone config; must return one map per stage of ``head.stages``
@@ -51,34 +56,33 @@ class DetCo(DetCoMixin, BaseSelfSupervisor):
     batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
 
 
-@MODELS.register_module()
-class DetCoHead(models.DetCoHead):
-    """``detco_mm.models.DetCoHead`` with mmpretrain's ``ContrastiveHead``."""
+class DetCoHead(models.DetCoHeadMixin, BaseModule):
+    """``detco_mm.models.DetCoHeadMixin`` with mmpretrain's ``ContrastiveHead``."""
 
-    CONTRASTIVE_HEAD = 'mmpretrain.ContrastiveHead'
-    DEFAULT_LOSS = dict(type='mmpretrain.CrossEntropyLoss')
+    def build_contrastive(self, loss: Optional[dict], temperature: float) -> torch.nn.Module:
+        return MODELS.build(dict(type='mmpretrain.ContrastiveHead',
+                                 loss=loss or dict(type='mmpretrain.CrossEntropyLoss'),
+                                 temperature=temperature))
 
     def infonce(self, l_pos: torch.Tensor, l_neg: torch.Tensor) -> torch.Tensor:
         """mmpretrain's ``ContrastiveHead`` computes InfoNCE in ``loss``."""
         return self.contrastive.loss(l_pos, l_neg)
 
 
-# Everything else is the one implementation of detco_mm, registered under the same names as
-# into mmselfsup's registries by `import detco_mm` (its module docstring lists them), except
-# PreciseBNHook: it is for the mmdet fine-tuning configs (as `mmselfsup.PreciseBNHook`), and
-# mmpretrain has a hook of that name which its own configs use.
-for module in (models.DetCoNeck, models.DetCoGPUAugDataPreprocessor):
-    MODELS.register_module(module=module)
-for module in (datasets.CheckedImageList, datasets.UnlabeledImages):
-    DATASETS.register_module(module=module)
-for module in (datasets.ContiguousRandomResizedCrop, datasets.JigsawPatches,
-               datasets.LoadImageChecked, datasets.MultiViewWithMeta):
-    TRANSFORMS.register_module(module=module)
-for module in (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook,
-               engine.NonFiniteCheckHook, engine.PerStageKNNHook, engine.PretrainedCheckHook,
-               engine.QueueBatchCheckHook, engine.ReestimateBNHook, engine.SkippedImagesHook,
-               engine.ViewRetrievalHook, engine.WeightsOnlyCheckpointHook):
-    HOOKS.register_module(module=module)
-LOG_PROCESSORS.register_module(module=engine.DetCoLogProcessor)
+# The registered names, one list per registry (as in detco_mm.backends.mmselfsup).
+REGISTERED = {
+    MODELS: (DetCo, DetCoHead, models.DetCoNeck, models.DetCoGPUAugDataPreprocessor),
+    DATASETS: (CheckedImageList, UnlabeledImages),
+    TRANSFORMS: (ContiguousRandomResizedCrop, datasets.JigsawPatches, datasets.LoadImageChecked,
+                 datasets.MultiViewWithMeta),
+    HOOKS: (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook, engine.NonFiniteCheckHook,
+            engine.PerStageKNNHook, engine.PretrainedCheckHook, engine.QueueBatchCheckHook,
+            engine.ReestimateBNHook, engine.SkippedImagesHook, engine.ViewRetrievalHook,
+            engine.WeightsOnlyCheckpointHook),
+    LOG_PROCESSORS: (engine.DetCoLogProcessor, ),
+}
+for registry, classes in REGISTERED.items():
+    for cls in classes:
+        registry.register_module(module=cls)
 
 __all__ = ['DetCo', 'DetCoHead']

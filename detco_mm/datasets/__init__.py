@@ -1,10 +1,13 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .checked_image_list import SKIPPED_KEY, CheckedImageList
-from .transforms import (BadImageError, ContiguousRandomResizedCrop, JigsawPatches,
-                         LoadImageChecked, MultiViewWithMeta)
-from .unlabeled_images import UnlabeledImages
+"""The data of DetCo on mmengine/mmcv alone: transforms, and the image lists as mixins that
+``detco_mm.backends.mmselfsup`` combines with mmselfsup's ``ImageList`` and
+``RandomResizedCrop`` (the pipeline of both faces)."""
+from .checked_image_list import SKIPPED_KEY, CheckedImageListMixin
+from .transforms import (BadImageError, ContiguousCropMixin, JigsawPatches, LoadImageChecked,
+                         MultiViewWithMeta)
+from .unlabeled_images import UnlabeledImagesMixin
 
 __all__ = [
-    'SKIPPED_KEY', 'BadImageError', 'CheckedImageList', 'ContiguousRandomResizedCrop',
-    'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'UnlabeledImages'
+    'SKIPPED_KEY', 'BadImageError', 'CheckedImageListMixin', 'ContiguousCropMixin',
+    'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'UnlabeledImagesMixin'
 ]

@@ -4,8 +4,6 @@ import os
 from typing import List, Optional, Union
 
 from mmengine.fileio import LocalBackend, get_file_backend, join_path
-from mmselfsup.datasets import ImageList
-from mmselfsup.registry import DATASETS
 
 from .transforms.loading import BadImageError, printable
 
@@ -21,11 +19,13 @@ def parse_line(line: str) -> tuple:
     return line, -1
 
 
-@DATASETS.register_module()
-class CheckedImageList(ImageList):
+class CheckedImageListMixin:
     """mmselfsup's ``ImageList`` (``ann_file`` lines ``path`` or ``path label``; labels are
     not used by self-supervised training) with every problem either an error before training
-    or a counted skip.
+    or a counted skip. ``detco_mm.backends.mmselfsup.CheckedImageList`` combines it with
+    ``ImageList`` (whose ``CustomDataset`` gives ``img_prefix``, the extensions and
+    ``get_gt_labels``); both faces use that class, as both build the data pipeline in
+    mmselfsup's scope.
 
     Before training (when the dataset is built), one-line errors for: no ``ann_file``, a
     missing ``ann_file`` or image folder, a list without any image. Lines without a label are

@@ -3,16 +3,15 @@
 from typing import List, Sequence
 
 from mmengine.fileio import get_file_backend, load
-from mmselfsup.registry import DATASETS
-
-from .checked_image_list import CheckedImageList
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
 
-@DATASETS.register_module()
-class UnlabeledImages(CheckedImageList):
+class UnlabeledImagesMixin:
     """Every image of a folder, or the images listed by a COCO-format annotation file.
+
+    ``detco_mm.backends.mmselfsup.UnlabeledImages`` combines it with ``CheckedImageList``
+    (``CheckedImageListMixin`` on mmselfsup's ``ImageList``), whose list reading it replaces.
 
     Written here because the stack has no unlabelled folder reader: mmcls 1.0.0rc6
     ``CustomDataset`` without ``ann_file`` only reads class sub-folders (files in the root are

@@ -5,11 +5,10 @@ import re
 from typing import Dict, Tuple
 
 from mmengine.dist import get_world_size
-from mmengine.model import is_model_wrapper
 from mmengine.runner import LogProcessor
-from mmselfsup.registry import LOG_PROCESSORS
 
 from ..contracts import CONTRASTS
+from .utils import unwrap_model
 
 # The keys DetCoHead returns: loss_{contrast}_{stage} (weighted) and nce_{contrast}_{stage}.
 TERM_KEY = re.compile(rf'^(loss|nce)_({"|".join(CONTRASTS)})_(\w+)$')
@@ -39,7 +38,6 @@ def term_sums(scalars: Dict[str, float],
     return by_contrast, by_stage
 
 
-@LOG_PROCESSORS.register_module()
 class DetCoLogProcessor(LogProcessor):
     """mmengine's ``LogProcessor`` with a short console line for training.
 
@@ -77,7 +75,7 @@ class DetCoLogProcessor(LogProcessor):
             global_batch = runner.train_dataloader.batch_size * get_world_size()
             tag['img_per_s'] = global_batch / tag['time']
             items.append(f'img/s: {tag["img_per_s"]:.2f}')
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         queue_len = getattr(getattr(model, 'head', None), 'queue_len', None)
         nce = [v for k, v in tag.items() if TERM_KEY.match(k) and k.startswith('nce_')]
         if queue_len and nce:

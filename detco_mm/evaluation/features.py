@@ -7,9 +7,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmselfsup.registry import MODELS
+from mmengine.registry import MODELS
 
 import detco_ckpt
+
+from .scope import build
 
 
 def preprocessed_views(data_preprocessor: nn.Module, batch: dict) -> List[torch.Tensor]:
@@ -38,7 +40,7 @@ def load_query_backbone(cfg: Config, checkpoint: Optional[str] = None
         detco_ckpt.CheckpointError: Not a readable DetCo training checkpoint.
         RuntimeError: Its backbone does not fit the config's (``load_state_dict``).
     """
-    model = MODELS.build(cfg.model)
+    model = build(MODELS, cfg.model, cfg.get('default_scope'))
     if checkpoint is None:
         model.backbone.init_weights()
     else:

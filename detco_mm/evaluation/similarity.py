@@ -12,12 +12,13 @@ batches.
 from typing import Dict, Iterable, Tuple
 
 import torch
-from mmselfsup.registry import MODELS
+from mmengine.registry import MODELS
 
 import detco_ckpt
 from ..contracts import VIEW_INPUTS
 from ..models.algorithms.detco import DetCoMixin
 from .features import preprocessed_views
+from .scope import build
 
 # Histogram bins of cosine similarity, [-1, 1].
 NUM_BINS = 50
@@ -128,7 +129,7 @@ def load_detco(cfg, config: str, checkpoint: str):
         ValueError: The config's model is not DetCo, or does not fit the checkpoint.
     """
     state_dict = detco_ckpt.detco_state_dict(checkpoint)
-    model = MODELS.build(cfg.model)
+    model = build(MODELS, cfg.model, cfg.get('default_scope'))
     if not isinstance(model, DetCoMixin):  # the DetCo of either face
         raise ValueError(f'{config}: model is {type(model).__name__}, not DetCo')
     # A one-line summary instead of load_state_dict's list of every mismatching tensor.

@@ -5,10 +5,11 @@ from typing import Dict, List, Tuple
 
 from mmcv.transforms import Compose
 from mmengine.config import ConfigDict
-from mmselfsup.registry import DATASETS, TRANSFORMS
+from mmengine.registry import DATASETS, TRANSFORMS
 
 from ..datasets.transforms import JigsawPatches
 from ..contracts import VIEW_NAMES
+from ..evaluation.scope import build
 
 
 def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:
@@ -29,9 +30,10 @@ def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:
         raise ValueError(f'train_dataloader.dataset.pipeline has no MultiView (types: '
                          f'{types}): not a DetCo/MoCo-style config')
     cut = multi[0]
-    dataset = DATASETS.build({**copy.deepcopy(dataset_cfg), 'pipeline': pipeline[:cut]})
     # in the scope the dataset builds its pipeline in (mmselfsup for the mmpretrain configs)
-    views = TRANSFORMS.build({**pipeline[cut], '_scope_': dataset_cfg.get('_scope_')})
+    scope = dataset_cfg.get('_scope_')
+    dataset = build(DATASETS, {**copy.deepcopy(dataset_cfg), 'pipeline': pipeline[:cut]}, scope)
+    views = build(TRANSFORMS, pipeline[cut], scope)
     return dataset, views.transforms
 
 

@@ -25,7 +25,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 from detco_mm.engine.log_processor import TERM_KEY  # noqa: E402
-from detco_mm.models.heads.detco_head import DetCoHead, stage_weights  # noqa: E402
+from detco_mm.models.heads.detco_head import DetCoHeadMixin, stage_weights  # noqa: E402
 from detco_mm.visualization import load_curves, scalar_files  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def chance_levels(work_dir: str):
     head = Config.fromfile(configs[-1]).model.get('head', {})
     if head.get('type') != 'DetCoHead':
         return None, None
-    defaults = {n: p.default for n, p in inspect.signature(DetCoHead).parameters.items()}
+    defaults = {n: p.default for n, p in inspect.signature(DetCoHeadMixin).parameters.items()}
     head = {**defaults, **head}
     per_term = math.log(head['queue_len'] + 1)
     weights = stage_weights(head['loss_weights'], head['normalize_weights'])

@@ -1,10 +1,10 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .contiguous_crop import ContiguousRandomResizedCrop
+from .contiguous_crop import ContiguousCropMixin
 from .jigsaw_patches import JigsawPatches
 from .loading import BadImageError, LoadImageChecked
 from .multi_view import MultiViewWithMeta
 
 __all__ = [
-    'BadImageError', 'ContiguousRandomResizedCrop', 'JigsawPatches', 'LoadImageChecked',
+    'BadImageError', 'ContiguousCropMixin', 'JigsawPatches', 'LoadImageChecked',
     'MultiViewWithMeta'
 ]

@@ -2,13 +2,13 @@
 """mmselfsup's RandomResizedCrop without its slow pillow path (the detco-gpuaug configs)."""
 import mmcv
 import numpy as np
-from mmselfsup.datasets.transforms import RandomResizedCrop
-from mmselfsup.registry import TRANSFORMS
 
 
-@TRANSFORMS.register_module()
-class ContiguousRandomResizedCrop(RandomResizedCrop):
+class ContiguousCropMixin:
     """mmselfsup ``RandomResizedCrop``, same random draws and same output, faster with pillow.
+    ``detco_mm.backends.mmselfsup.ContiguousRandomResizedCrop`` combines it with that class
+    (``get_params``, ``size``, ``scale``, ``ratio``, ...); both faces use it, as both build the
+    data pipeline in mmselfsup's scope.
 
     [C] ``mmcv.imcrop`` returns a strided view, and pillow's ``Image.fromarray`` (called by
     ``mmcv.imresize(backend='pillow')``) of a strided array is slow: on ImageNet photos about

@@ -3,7 +3,6 @@
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmselfsup.registry import TRANSFORMS
 
 from ...contracts.mosaic import MOSAIC_GRID_KEY, cell_crop_boxes, patches_to_mosaic
 
@@ -20,7 +19,6 @@ def to_three_channels(img: np.ndarray) -> np.ndarray:
     return img[..., :3]
 
 
-@TRANSFORMS.register_module()
 class JigsawPatches(BaseTransform):
     """Cut a local crop into a jigsaw of ``grid x grid`` patches [P 3.3].
 

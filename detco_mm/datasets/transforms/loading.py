@@ -9,7 +9,6 @@ from typing import Optional, Tuple
 import mmcv
 import mmengine.fileio as fileio
 from mmcv.transforms import LoadImageFromFile
-from mmselfsup.registry import TRANSFORMS
 from PIL import Image
 
 JPEG_START, JPEG_END = b'\xff\xd8', b'\xff\xd9'
@@ -62,7 +61,6 @@ def header_pixels(img_bytes: bytes) -> Optional[Tuple[int, str]]:
     return width * height, f'{width}x{height} = {width * height} pixels'
 
 
-@TRANSFORMS.register_module()
 class LoadImageChecked(LoadImageFromFile):
     """mmcv's ``LoadImageFromFile`` that raises ``BadImageError`` naming the file and the
     problem for a missing, unreadable, empty, undecodable or truncated file, for a local path

@@ -2,14 +2,12 @@
 import copy
 from typing import List, Sequence, Union
 
-from mmselfsup.datasets.transforms import MultiView
-from mmselfsup.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform, Compose
 
 from ...contracts import MOSAIC_GRID_KEY
 
 
-@TRANSFORMS.register_module()
-class MultiViewWithMeta(MultiView):
+class MultiViewWithMeta(BaseTransform):
     """mmselfsup's ``MultiView`` that also keeps what the views record about themselves.
 
     mmselfsup 1.0.0's ``MultiView`` keeps only each view's ``img`` and drops every other key a
@@ -17,6 +15,10 @@ class MultiViewWithMeta(MultiView):
     This wrapper also gathers ``keys`` as one list per key, one entry per view (None where a
     view did not write it), e.g. ``jigsaw_grid=[None, None, 3, 3]``; list them in
     ``PackSelfSupInputs(meta_keys=...)`` to put them into the sample's metainfo.
+
+    Built on mmcv's ``BaseTransform``, as ``MultiView`` is, with its arguments and its
+    ``transforms`` (one composed pipeline per view, in input order); ``transform`` is this
+    class's own.
 
     Args:
         transforms (list[list[dict | callable]]): One pipeline per group of views.
@@ -28,7 +30,15 @@ class MultiViewWithMeta(MultiView):
                  transforms: List[list],
                  num_views: Union[int, List[int]],
                  keys: Sequence[str] = (MOSAIC_GRID_KEY, )) -> None:
-        super().__init__(transforms, num_views)
+        if isinstance(num_views, int):
+            num_views = [num_views]
+        if len(num_views) != len(transforms):
+            raise ValueError(f'MultiViewWithMeta: num_views={num_views} must give one count '
+                             f'per pipeline of transforms ({len(transforms)} given)')
+        self.num_views = num_views
+        pipelines = [Compose(views) for views in transforms]
+        # one entry per view, in input order (as MultiView)
+        self.transforms = [p for p, n in zip(pipelines, num_views) for _ in range(n)]
         self.keys = tuple(keys)
 
     def transform(self, results: dict) -> dict:

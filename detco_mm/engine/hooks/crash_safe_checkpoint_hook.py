@@ -10,7 +10,6 @@ from detco_ckpt import TMP_PREFIX, atomic_write
 from mmengine.dist import all_gather_object, get_rank, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmselfsup.registry import HOOKS
 
 ATOMIC_BACKEND = 'detco_atomic_local'
 RNG_KEY = 'detco_rng_states'
@@ -57,7 +56,6 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states['cuda'])
 
 
-@HOOKS.register_module()
 class CrashSafeCheckpointHook(CheckpointHook):
     """mmengine's ``CheckpointHook``, made safe against a kill at any moment.
 

@@ -3,15 +3,14 @@ from typing import Iterator, List
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmselfsup.registry import HOOKS
 
 from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ...contracts import VIEW_INPUTS, check_jigsaw_grid
+from ..utils import unwrap_model
 
 # Attributes under which datasets, dataset wrappers and transforms hold what they run:
 # BaseDataset.pipeline, Compose.transforms (mmengine, mmcv), MultiView.pipelines (mmselfsup,
-# mmpretrain, MultiViewWithMeta), RepeatDataset.dataset, ConcatDataset.datasets.
+# mmpretrain), MultiViewWithMeta.transforms, RepeatDataset.dataset, ConcatDataset.datasets.
 CHILDREN = ('dataset', 'datasets', 'pipeline', 'pipelines', 'transforms')
 
 
@@ -29,7 +28,6 @@ def find_jigsaws(node) -> Iterator[JigsawPatches]:
                 yield from find_jigsaws(child)
 
 
-@HOOKS.register_module()
 class JigsawCheckHook(Hook):
     """Check, before the first step, that the local views are jigsaws the model cuts right.
 
@@ -54,7 +52,7 @@ class JigsawCheckHook(Hook):
         self.mosaic_sides: List[int] = []
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         self.mosaic_sides = []
         if 'l' not in getattr(getattr(model, 'head', None), 'views', ()):
             return

@@ -5,8 +5,8 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmselfsup.registry import HOOKS
+
+from ..utils import unwrap_model
 
 
 def first_non_finite(named: Iterable[Tuple[str, torch.Tensor]]) -> Optional[Tuple[str, str]]:
@@ -30,7 +30,6 @@ def first_non_finite(named: Iterable[Tuple[str, torch.Tensor]]) -> Optional[Tupl
     return name, str(float(value))
 
 
-@HOOKS.register_module()
 class NonFiniteCheckHook(Hook):
     """Stop training at the first non-finite loss term, weight or buffer.
 
@@ -74,7 +73,7 @@ class NonFiniteCheckHook(Hook):
                     f'model.head.temperature) and resume from the last checkpoint')
         if not self.every_n_train_iters(runner, self.weights_interval):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         bad = first_non_finite(chain(model.named_parameters(), model.named_buffers()))
         if bad is not None:
             raise FloatingPointError(

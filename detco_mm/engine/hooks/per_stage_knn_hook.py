@@ -3,14 +3,12 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmselfsup.registry import HOOKS
 
 from ...contracts import STAGES
 from ...evaluation.knn import BN_STATS, build_knn_loader, per_stage_knn
+from ..utils import unwrap_model
 
 
-@HOOKS.register_module()
 class PerStageKNNHook(Hook):
     """Every ``interval`` epochs, weighted kNN top-1 of every backbone stage.
 
@@ -83,7 +81,7 @@ class PerStageKNNHook(Hook):
     def after_train_epoch(self, runner) -> None:
         if not (self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner)):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         stages = self.stages or getattr(getattr(model, 'head', None), 'stages', STAGES)
         train_loader, train_labels = self.loaders['train']
         val_loader, val_labels = self.loaders.get('val', (None, None))

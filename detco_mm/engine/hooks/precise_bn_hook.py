@@ -7,11 +7,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
-from mmselfsup.registry import HOOKS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-@HOOKS.register_module()
 class PreciseBNHook(Hook):
     """Replace the running BN statistics by their true average over ``num_iter`` batches.
 

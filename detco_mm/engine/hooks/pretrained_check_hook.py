@@ -6,10 +6,11 @@ from typing import List, Tuple
 from detco_ckpt import check_init
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import PretrainedInit, is_model_wrapper
+from mmengine.model import PretrainedInit
 from mmengine.runner.checkpoint import CheckpointLoader
-from mmselfsup.registry import HOOKS
 from torch import nn
+
+from ..utils import unwrap_model
 
 
 def pretrained_inits(model: nn.Module) -> List[Tuple[str, nn.Module, dict]]:
@@ -31,8 +32,7 @@ def check_pretrained_inits(model: nn.Module) -> None:
         detco_ckpt.CheckpointError: One line naming the file, the first key that did not load
         and both shapes.
     """
-    if is_model_wrapper(model):
-        model = model.module
+    model = unwrap_model(model)
     for name, module, init_cfg in pretrained_inits(model):
         target = f'model.{name}' if name else 'model'
         shapes = {key: tuple(value.shape) for key, value in module.state_dict().items()}
@@ -49,7 +49,6 @@ def check_pretrained_inits(model: nn.Module) -> None:
                   logger='current')
 
 
-@HOOKS.register_module()
 class PretrainedCheckHook(Hook):
     """Before mmengine initialises the weights, check that each
     ``init_cfg=dict(type='Pretrained', ...)`` will initialise its whole module (backbone; res5

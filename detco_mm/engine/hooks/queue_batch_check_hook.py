@@ -4,11 +4,10 @@ import logging
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
-from mmselfsup.registry import HOOKS
+
+from ..utils import unwrap_model
 
 
-@HOOKS.register_module()
 class QueueBatchCheckHook(Hook):
     """Check, before the first step, that the DetCo queues take whole global batches, and warn
     when a queue holds keys of the images it is compared with.
@@ -16,8 +15,8 @@ class QueueBatchCheckHook(Hook):
     ``DetCoHead`` writes ``batch per GPU x GPUs`` keys per step into each queue, so
     ``queue_len`` must be divisible by it, every batch must be full
     (``train_dataloader.drop_last=True``) and the dataset must hold at least one global
-    batch. ``DetCo.loss`` checks the size again at every step; this hook fails in seconds
-    instead of after the dataloader has started. Models without a ``DetCoHead`` are left
+    batch. ``DetCoHead`` checks the size again at every step, on the keys gathered from all
+    processes; this hook fails in seconds instead of after the dataloader has started. Models without a ``DetCoHead`` are left
     alone.
 
     Queue vs data: a queue of more than ``max_queue_fraction`` of the images of one epoch
@@ -38,7 +37,7 @@ class QueueBatchCheckHook(Hook):
         self.max_queue_fraction = max_queue_fraction
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         head = getattr(model, 'head', None)
         if head is None or not hasattr(head, 'check_batch_size'):
             return

@@ -2,12 +2,10 @@
 """Re-estimated backbone BN statistics for frozen-feature evaluations (linear, kNN)."""
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmselfsup.registry import HOOKS
 
 from ...evaluation.knn import reestimate_bn
 
 
-@HOOKS.register_module()
 class ReestimateBNHook(Hook):
     """Before training a classifier on a frozen backbone, replace the backbone's BN running
     statistics by their average over ``num_batches`` training batches (PreciseBN).

@@ -2,12 +2,10 @@
 from typing import Optional, Set
 
 from mmengine.hooks import Hook
-from mmselfsup.registry import HOOKS
 
 from ...datasets.checked_image_list import SKIPPED_KEY
 
 
-@HOOKS.register_module()
 class SkippedImagesHook(Hook):
     """Log the bad images a ``CheckedImageList`` skipped and stop when there are too many.
 

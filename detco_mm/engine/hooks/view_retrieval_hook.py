@@ -3,15 +3,15 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmselfsup.registry import DATASETS, HOOKS
+from mmengine.registry import DATASETS
 
 from ...contracts import STAGES
 from ...evaluation.knn import BN_STATS
 from ...evaluation.readouts import binomial_se, fixed_views, per_stage_retrieval
+from ...evaluation.scope import build
+from ..utils import unwrap_model
 
 
-@HOOKS.register_module()
 class ViewRetrievalHook(Hook):
     """Before training and every ``interval`` epochs, per-stage same-image view retrieval on
     held-out images (``detco_mm.evaluation.readouts``).
@@ -72,7 +72,8 @@ class ViewRetrievalHook(Hook):
 
     def before_train(self, runner) -> None:
         """Draw the views once; a wrong dataset fails before the first step."""
-        self.views = fixed_views(DATASETS.build(self.dataset_cfg), self.seed)
+        # in the runner's scope (the config's default_scope), or the dataset's _scope_
+        self.views = fixed_views(build(DATASETS, self.dataset_cfg), self.seed)
         if self.views.shape[1] != 2:
             raise ValueError(f'ViewRetrievalHook: the dataset gives {self.views.shape[1]} '
                              'views per image; use MultiView with num_views=2')
@@ -84,7 +85,7 @@ class ViewRetrievalHook(Hook):
             self._evaluate(runner)
 
     def _evaluate(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         stages = self.stages or getattr(getattr(model, 'head', None), 'stages', STAGES)
         top1 = per_stage_retrieval(model.backbone, model.data_preprocessor, stages, self.views,
                                    self.batch_size, self.bn_stats, self.bn_batches)

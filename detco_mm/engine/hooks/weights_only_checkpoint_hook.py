@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmselfsup.registry import HOOKS
 
 # Tags of the plain dicts that stand in for the non-tensor objects mmengine 0.10.7 puts into
 # a checkpoint (see ``encode_checkpoint``).
@@ -68,7 +67,6 @@ def decode_checkpoint(obj: Any) -> Any:
     return obj
 
 
-@HOOKS.register_module()
 class WeightsOnlyCheckpointHook(Hook):
     """Make ``--resume`` work while torch keeps ``weights_only=True`` for every load.
 

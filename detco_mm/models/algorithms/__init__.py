@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .detco import DetCo
+from .detco import DetCoMixin
 
-__all__ = ['DetCo']
+__all__ = ['DetCoMixin']

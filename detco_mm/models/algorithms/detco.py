@@ -4,11 +4,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.dist import get_world_size
 from mmengine.model import ExponentialMovingAverage
-from mmselfsup.models.algorithms.base import BaseModel
-from mmselfsup.registry import MODELS
-from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
 from ...contracts import VIEW_INPUTS, check_jigsaw_grid, check_mosaic_grid, mosaic_to_patches
 from ..utils.checks import (check_backbone_channels, check_embedding_dims, check_grid,
@@ -16,20 +12,30 @@ from ..utils.checks import (check_backbone_channels, check_embedding_dims, check
 
 
 class DetCoMixin:
-    """The algorithm of DetCo, shared by every toolbox: view routing, encoders, shuffle-BN,
-    loss. A backend face combines it with its toolbox's self-supervised base model (which
-    builds ``backbone``, ``neck``, ``head`` and the data preprocessor, and dispatches
-    ``forward``; both toolboxes' bases take the same arguments) and sets the class attributes
-    below: ``DetCo`` (this file) for mmselfsup, ``detco_mm.backends.mmpretrain`` for
-    mmpretrain. The Args are documented on the faces.
+    """DetCo, `Unsupervised Contrastive Learning for Object Detection
+    <https://arxiv.org/abs/2102.04803>`_ (ICCV 2021), shared by every toolbox.
+
+    The query encoder is ``backbone`` (returning res2..res5) + ``neck`` (``DetCoNeck``); the
+    key encoder is their momentum copy (mmengine ``ExponentialMovingAverage``, as mmselfsup's
+    ``MoCo``). Global images and local patch sets go through the backbone in separate passes
+    ([C] 64 px patches and 224 px crops do not share batch-norm statistics). Keys use
+    shuffle-BN (the toolbox's ``batch_shuffle_ddp``); for a local view whole images are
+    shuffled, so the 9 patches of an image stay together ([C]). ``head`` (``DetCoHead``) turns
+    queries and keys into the loss terms of eq. 1 and owns the queues.
+
+    A backend face (``detco_mm/backends/``) combines it with its toolbox's
+    self-supervised base model (which builds ``backbone``, ``neck``, ``head`` and the data
+    preprocessor, and dispatches ``forward``; both toolboxes' bases take the same arguments)
+    and sets the class attributes below. The Args are documented on the faces.
+
+    Attributes (set by a face):
+        RES2_OUT_INDEX (int): Out index of res2 in the backbone's ``out_indices``: 1 for
+            mmselfsup's ResNet (0 is its stem), 0 for mmcls/mmpretrain's.
+        batch_shuffle_ddp, batch_unshuffle_ddp (staticmethod): The toolbox's shuffle-BN
+            helpers (mmselfsup's and mmpretrain's do the same).
     """
 
-    # Out index of res2 in the backbone's ``out_indices``: 1 for mmselfsup's ResNet (0 is
-    # its stem), 0 for mmcls/mmpretrain's.
-    RES2_OUT_INDEX = 1
-    # The toolbox's shuffle-BN helpers (mmselfsup's and mmpretrain's do the same).
-    batch_shuffle_ddp = staticmethod(batch_shuffle_ddp)
-    batch_unshuffle_ddp = staticmethod(batch_unshuffle_ddp)
+    RES2_OUT_INDEX: int
 
     def __init__(self,
                  backbone: dict,
@@ -147,7 +153,7 @@ class DetCoMixin:
                 f'DetCo: head.contrasts={self.head.contrasts} need {needed} input views '
                 f'(global q, global k, local q, local k), got {len(inputs)}; check the '
                 f'MultiView of the train pipeline')
-        self.head.check_batch_size(inputs[0].shape[0] * get_world_size())
+        # The queues' batch check runs once per step, in ``head`` on the gathered keys.
         if 'l' in views:
             check_mosaic_grid(data_samples, VIEW_INPUTS['l'], self.grid)
 
@@ -157,28 +163,3 @@ class DetCoMixin:
             keys = {v: self._encode_key(inputs[VIEW_INPUTS[v][1]], v) for v in views}
         return self.head(queries, keys)
 
-
-@MODELS.register_module()
-class DetCo(DetCoMixin, BaseModel):
-    """DetCo, `Unsupervised Contrastive Learning for Object Detection
-    <https://arxiv.org/abs/2102.04803>`_ (ICCV 2021).
-
-    The query encoder is ``backbone`` (returning res2..res5) + ``neck`` (``DetCoNeck``); the
-    key encoder is their momentum copy (mmengine ``ExponentialMovingAverage``, as mmselfsup's
-    ``MoCo``). Global images and local patch sets go through the backbone in separate passes
-    ([C] 64 px patches and 224 px crops do not share batch-norm statistics). Keys use
-    shuffle-BN (mmselfsup ``batch_shuffle_ddp``); for a local view whole images are shuffled,
-    so the 9 patches of an image stay together ([C]). ``head`` (``DetCoHead``) turns queries
-    and keys into the loss terms of eq. 1 and owns the queues. The algorithm is
-    ``DetCoMixin``; this class is its mmselfsup face.
-
-    Args:
-        backbone (dict): Backbone config; must return one map per stage of ``head.stages``
-            (mmselfsup ResNet: ``out_indices=(1, 2, 3, 4)`` for res2..res5).
-        neck (dict): ``DetCoNeck`` config.
-        head (dict): ``DetCoHead`` config.
-        momentum (float): Momentum of the key encoder, m. Defaults to 0.999 [M].
-        pretrained (str, optional): Pretrained checkpoint. Defaults to None.
-        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
-        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
-    """

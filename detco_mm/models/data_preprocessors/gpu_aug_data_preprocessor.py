@@ -5,17 +5,20 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.dist import get_rank
-from mmselfsup.models.utils import SelfSupDataPreprocessor
-from mmselfsup.registry import MODELS
+from mmengine.model import ImgDataPreprocessor
 
 from ...contracts import VIEW_INPUTS
 from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ..utils import BatchViewAugment, jigsaw_cut, jigsaw_params
 
 
-@MODELS.register_module()
-class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
-    """``SelfSupDataPreprocessor`` that also augments the views, batched on the device.
+class DetCoGPUAugDataPreprocessor(ImgDataPreprocessor):
+    """mmselfsup's ``SelfSupDataPreprocessor`` (a list of views in, a list out) that also
+    augments the views, batched on the device.
+
+    It derives from mmengine's ``ImgDataPreprocessor``, as ``SelfSupDataPreprocessor`` does,
+    whose one method, ``forward``, this class replaces; so it is the same class for both
+    faces, and returns ``(views, data_samples)`` on both.
 
     [C] The default configs augment on the CPU (2 global + 2 local views cost ~2x MoCo v2's
     pipeline per image, docs/speed.md). With this preprocessor the CPU pipeline only decodes and
@@ -42,7 +45,7 @@ class DetCoGPUAugDataPreprocessor(SelfSupDataPreprocessor):
         view_augs (list[dict]): CPU transform configs applied to every view, in order (the
             configs' ``view_augs``); see ``BatchViewAugment`` for the supported ones.
         jigsaw (dict, optional): The local views' ``JigsawPatches`` config. None: no local views.
-        **kwargs: ``SelfSupDataPreprocessor``'s (``mean``, ``std``, ``bgr_to_rgb``, ...).
+        **kwargs: ``ImgDataPreprocessor``'s (``mean``, ``std``, ``bgr_to_rgb``, ...).
     """
 
     def __init__(self, view_augs: List[dict], jigsaw: Optional[dict] = None, **kwargs) -> None:

@@ -1,4 +1,4 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-from .detco_head import DetCoHead
+from .detco_head import DetCoHeadMixin
 
-__all__ = ['DetCoHead']
+__all__ = ['DetCoHeadMixin']

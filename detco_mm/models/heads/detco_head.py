@@ -5,8 +5,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather
-from mmengine.model import BaseModule
-from mmselfsup.registry import MODELS
 
 from ...contracts import CONTRASTS, DEFAULT_CONTRASTS, STAGE_LOSS_WEIGHTS, STAGES
 from ..utils.checks import check_loss_weights, check_number, check_width
@@ -49,9 +47,13 @@ def stage_weights(weights: Sequence[float], normalize: bool) -> List[float]:
     return weights
 
 
-@MODELS.register_module()
-class DetCoHead(BaseModule):
+class DetCoHeadMixin:
     """Hierarchical, cross global/local InfoNCE of DetCo; owns the queues.
+
+    Shared by every toolbox: a backend face (``detco_mm/backends/``) combines it with
+    mmengine's ``BaseModule`` and provides the two methods that differ between toolboxes:
+    ``build_contrastive(loss, temperature)`` builds the toolbox's ``ContrastiveHead``
+    (logits -> loss; the default loss is the face's) and ``infonce(l_pos, l_neg)`` calls it.
 
     For every stage i (res2..res5) and every enabled contrast c, the loss term is
     ``w_i * InfoNCE(q_c, k_c, queue_c[i])`` (eq. 1), where the queue is the one of the key's
@@ -77,15 +79,10 @@ class DetCoHead(BaseModule):
         queue_len (int): K, keys per queue. Defaults to 65536 [M].
         feat_dim (int): D, embedding size. Defaults to 128 [P 6.5].
         temperature (float): tau. Defaults to 0.2 [M].
-        loss (dict): Loss on the (N, 1 + K) logits, built by the toolbox's
-            ``ContrastiveHead``. Defaults to ``DEFAULT_LOSS``.
+        loss (dict, optional): Loss on the (N, 1 + K) logits, built by the toolbox's
+            ``ContrastiveHead``. Defaults to the face's cross-entropy.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
-
-    # What a backend face (detco_mm/backends/) swaps: the toolbox's ContrastiveHead and its
-    # default loss. mmselfsup's here; InfoNCE is ``infonce`` below.
-    CONTRASTIVE_HEAD = 'mmselfsup.ContrastiveHead'
-    DEFAULT_LOSS = dict(type='mmcls.CrossEntropyLoss')
 
     def __init__(self,
                  stages: Sequence[str] = STAGES,
@@ -128,9 +125,7 @@ class DetCoHead(BaseModule):
         self.feat_dim = feat_dim
         # Reuse the toolbox's ContrastiveHead for logits -> loss: the same code path as its
         # MoCo makes the MoCo v2 reduction (Table 15(a)) exact.
-        self.contrastive = MODELS.build(
-            dict(type=self.CONTRASTIVE_HEAD, loss=loss or self.DEFAULT_LOSS,
-                 temperature=temperature))
+        self.contrastive = self.build_contrastive(loss, temperature)
 
         num_queues = 1 if share_queue else len(self.stages)
         for view in self.key_views:
@@ -173,10 +168,28 @@ class DetCoHead(BaseModule):
                 f'number of GPUs). Change model.head.queue_len or the batch size, and keep '
                 f'train_dataloader.drop_last=True.')
 
-    def infonce(self, l_pos: torch.Tensor, l_neg: torch.Tensor) -> torch.Tensor:
-        """InfoNCE of (N, 1) positive and (N, K) negative logits: mmselfsup's
-        ``ContrastiveHead`` computes it in ``forward``."""
-        return self.contrastive(l_pos, l_neg)
+    def _normalised(self, queries: Dict[str, List[torch.Tensor]],
+                    keys: Dict[str, List[torch.Tensor]]
+                    ) -> Tuple[Dict[str, List[torch.Tensor]], Dict[str, List[torch.Tensor]]]:
+        """Check one tensor per stage for every view the contrasts use; L2-normalise them."""
+        for view in self.views:
+            for name, feats in (('queries', queries), ('keys', keys)):
+                if len(feats.get(view, ())) != len(self.stages):
+                    raise ValueError(
+                        f'DetCoHead: {name}["{view}"] must hold one tensor per stage '
+                        f'{self.stages}, got {len(feats.get(view, ()))}')
+        q = {v: [F.normalize(x, dim=1) for x in queries[v]] for v in self.views}
+        k = {v: [F.normalize(x, dim=1) for x in keys[v]] for v in self.views}
+        return q, k
+
+    def _logits(self, q: Dict[str, List[torch.Tensor]], k: Dict[str, List[torch.Tensor]],
+                stage: int, contrast: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Positive (N, 1) and negative (N, K) similarities of normalised ``q`` and ``k`` for
+        one contrast at stage index ``stage``, against the queue of the key's view."""
+        q_view, k_view = CONTRASTS[contrast]
+        query = q[q_view][stage]
+        return (positive_logits(query, k[k_view][stage]),
+                negative_logits(query, self.queue(k_view, stage).clone().detach()))
 
     def similarities(self, queries: Dict[str, List[torch.Tensor]],
                      keys: Dict[str, List[torch.Tensor]]
@@ -193,23 +206,9 @@ class DetCoHead(BaseModule):
             (N, 1) and negative (N, K) similarities, the latter against the queue of the
             key's view and stage (before the temperature).
         """
-        for view in self.views:
-            for name, feats in (('queries', queries), ('keys', keys)):
-                if len(feats.get(view, ())) != len(self.stages):
-                    raise ValueError(
-                        f'DetCoHead: {name}["{view}"] must hold one tensor per stage '
-                        f'{self.stages}, got {len(feats.get(view, ()))}')
-        q = {v: [F.normalize(x, dim=1) for x in queries[v]] for v in self.views}
-        k = {v: [F.normalize(x, dim=1) for x in keys[v]] for v in self.views}
-        logits = dict()
-        for i, stage in enumerate(self.stages):
-            for contrast in self.contrasts:
-                q_view, k_view = CONTRASTS[contrast]
-                # positive logits: Nx1, negative logits: NxK
-                logits[stage, contrast] = (
-                    positive_logits(q[q_view][i], k[k_view][i]),
-                    negative_logits(q[q_view][i], self.queue(k_view, i).clone().detach()))
-        return logits
+        q, k = self._normalised(queries, keys)
+        return {(stage, contrast): self._logits(q, k, i, contrast)
+                for i, stage in enumerate(self.stages) for contrast in self.contrasts}
 
     def forward(self, queries: Dict[str, List[torch.Tensor]],
                 keys: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
@@ -223,20 +222,22 @@ class DetCoHead(BaseModule):
         Returns:
             dict[str, Tensor]: ``loss_{c}_{stage}`` (weighted) and ``nce_{c}_{stage}``.
         """
+        q, k = self._normalised(queries, keys)
         losses = dict()
-        for (stage, contrast), (l_pos, l_neg) in self.similarities(queries, keys).items():
-            nce = self.infonce(l_pos, l_neg)
-            weight = self.loss_weights[self.stages.index(stage)]
-            losses[f'loss_{contrast}_{stage}'] = weight * nce
-            losses[f'nce_{contrast}_{stage}'] = nce.detach()
+        for i, (stage, weight) in enumerate(zip(self.stages, self.loss_weights)):
+            for contrast in self.contrasts:
+                nce = self.infonce(*self._logits(q, k, i, contrast))
+                losses[f'loss_{contrast}_{stage}'] = weight * nce
+                losses[f'nce_{contrast}_{stage}'] = nce.detach()
 
         for view in self.key_views:
-            self._dequeue_and_enqueue(view, [F.normalize(x, dim=1) for x in keys[view]])
+            self._dequeue_and_enqueue(view, k[view])
         return losses
 
     @torch.no_grad()
     def _dequeue_and_enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
-        """Write this step's keys of every stage (gathered over ranks) into the queues."""
+        """Write this step's normalised keys of every stage (gathered over ranks) into the
+        queues, after the step's one queue/batch check."""
         keys = [torch.cat(all_gather(x.detach())) for x in keys]  # S x (N_all, D)
         self.check_batch_size(keys[0].shape[0])  # N_all: the true global batch
         if self.share_queue:

@@ -5,7 +5,6 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmselfsup.registry import MODELS
 
 from ..utils.checks import check_width
 
@@ -23,7 +22,6 @@ def pool(x: torch.Tensor) -> torch.Tensor:
     return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
 
 
-@MODELS.register_module()
 class DetCoNeck(BaseModule):
     """One global and one local MLP per stage, no weights shared.
 
