@@ -245,3 +245,19 @@ def tiny_backbone(tmp_path_factory, tiny_pretrain_dir) -> str:
         tool('model_converters/detco_to_backbone.py').main(
             [str(tiny_pretrain_dir / 'epoch_1.pth'), str(out / 'detco_r18_backbone.pth')])
     return str(shared_dir(tmp_path_factory, 'tiny_backbone', make) / 'detco_r18_backbone.pth')
+
+
+def installed_faces() -> dict:
+    """Toolbox -> tiny config of every installed face: mmselfsup's, and mmpretrain's where it
+    is installed (`make test` installs it), for tests that run each face's command line."""
+    faces = {'mmselfsup': TINY_CONFIG}
+    if importlib.util.find_spec('mmpretrain') is not None:
+        faces['mmpretrain'] = TINY_MMPRETRAIN
+    return faces
+
+
+def skip_untested_faces(faces) -> None:
+    """At the end of a test that ran every face in ``faces``: skip, saying which faces passed
+    and why the others were not run, where a face was not installed."""
+    if 'mmpretrain' not in faces:
+        pytest.skip(f'passed on {", ".join(faces)}; mmpretrain face not tested: not installed')

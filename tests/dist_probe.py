@@ -1,6 +1,8 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Test-only hook (tests/test_two_processes.py): after every step, each process writes what
-it holds to ``work_dir/probe_iter{I}_rank{R}.pth``. Loaded by the test's own config."""
+it holds to ``work_dir/probe_iter{I}_rank{R}.pth``. Loaded by the test's own config, of either
+face: registered into mmselfsup's hooks and, where it is installed, mmpretrain's."""
+import importlib.util
 import os.path as osp
 
 import torch
@@ -10,7 +12,6 @@ from mmengine.model import is_model_wrapper
 from mmselfsup.registry import HOOKS
 
 
-@HOOKS.register_module()
 class DistProbeHook(Hook):
     """Records the images of the step, the inputs of the query and key backbones, the loss,
     the queues with their pointers and a checksum of every parameter and buffer."""
@@ -38,3 +39,9 @@ class DistProbeHook(Hook):
         torch.save(probe, osp.join(runner.work_dir,
                                    f'probe_iter{runner.iter + 1}_rank{get_rank()}.pth'))
         self.query_inputs, self.key_inputs = [], []
+
+
+HOOKS.register_module(module=DistProbeHook)
+if importlib.util.find_spec('mmpretrain') is not None:
+    from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
+    MMPRETRAIN_HOOKS.register_module(module=DistProbeHook)
