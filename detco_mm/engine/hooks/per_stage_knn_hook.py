@@ -2,14 +2,12 @@
 """Per-stage kNN accuracy during pretraining: watch res2..res5 features improve."""
 from typing import Optional
 
-from mmengine.hooks import Hook
-
-from ...contracts import STAGES
-from ...evaluation.knn import BN_STATS, build_knn_loader, per_stage_knn
+from ...evaluation.knn import build_knn_loader, per_stage_knn
 from ..utils import unwrap_model
+from .stage_readout_hook import StageReadoutHook
 
 
-class PerStageKNNHook(Hook):
+class PerStageKNNHook(StageReadoutHook):
     """Every ``interval`` epochs, weighted kNN top-1 of every backbone stage.
 
     The query backbone's outputs (res2..res5 by default) are global-average-pooled and
@@ -46,8 +44,6 @@ class PerStageKNNHook(Hook):
             ``model.head.stages``, else res2..res5.
     """
 
-    priority = 'LOW'  # after the checkpoint of the epoch is written
-
     def __init__(self,
                  train_dataloader: dict,
                  val_dataloader: Optional[dict] = None,
@@ -57,19 +53,12 @@ class PerStageKNNHook(Hook):
                  bn_stats: str = 'reestimate',
                  bn_batches: int = 200,
                  stages: Optional[list] = None) -> None:
-        if interval < 1 or k < 1 or temperature <= 0 or bn_batches < 1:
-            raise ValueError(f'PerStageKNNHook: interval={interval}, k={k}, '
-                             f'bn_batches={bn_batches} must be >= 1 and temperature='
-                             f'{temperature} > 0')
-        if bn_stats not in BN_STATS:
-            raise ValueError(f'PerStageKNNHook: bn_stats={bn_stats!r}, use one of {BN_STATS}')
+        super().__init__(interval, bn_stats, bn_batches, stages, k=k)
+        if temperature <= 0:
+            raise ValueError(f'PerStageKNNHook: temperature={temperature} must be > 0')
         self.loader_cfgs = dict(train=train_dataloader, val=val_dataloader)
-        self.interval = interval
         self.k = k
         self.temperature = temperature
-        self.bn_stats = bn_stats
-        self.bn_batches = bn_batches
-        self.stages = stages
         self.loaders = dict()
 
     def before_train(self, runner) -> None:
@@ -79,13 +68,13 @@ class PerStageKNNHook(Hook):
                 self.loaders[split] = build_knn_loader(cfg, seed=runner.seed)
 
     def after_train_epoch(self, runner) -> None:
-        if not (self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner)):
+        if not self.due(runner):
             return
         model = unwrap_model(runner.model)
-        stages = self.stages or getattr(getattr(model, 'head', None), 'stages', STAGES)
         train_loader, train_labels = self.loaders['train']
         val_loader, val_labels = self.loaders.get('val', (None, None))
-        top1 = per_stage_knn(model.backbone, model.data_preprocessor, stages, train_loader,
+        top1 = per_stage_knn(model.backbone, model.data_preprocessor, self.stages_of(model),
+                             train_loader,
                              train_labels, val_loader, val_labels, k=self.k,
                              temperature=self.temperature, bn_stats=self.bn_stats,
                              bn_batches=self.bn_batches)
@@ -93,6 +82,4 @@ class PerStageKNNHook(Hook):
         runner.logger.info(f'Epoch {runner.epoch + 1} per-stage kNN top-1 (k={self.k}, '
                            f'T={self.temperature}, BN {self.bn_stats}): ' +
                            ', '.join(f'{k} {v:.2f}' for k, v in scalars.items()))
-        for name, value in scalars.items():
-            runner.message_hub.update_scalar(name, value)
-        runner.visualizer.add_scalars(scalars, step=runner.iter)
+        self.publish(runner, scalars)

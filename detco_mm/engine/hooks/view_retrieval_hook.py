@@ -2,17 +2,15 @@
 """Same-image view retrieval during pretraining: a readout that moves within a few epochs."""
 from typing import Optional
 
-from mmengine.hooks import Hook
 from mmengine.registry import DATASETS
 
-from ...contracts import STAGES
-from ...evaluation.knn import BN_STATS
 from ...evaluation.readouts import binomial_se, fixed_views, per_stage_retrieval
 from ...evaluation.scope import build
 from ..utils import unwrap_model
+from .stage_readout_hook import StageReadoutHook
 
 
-class ViewRetrievalHook(Hook):
+class ViewRetrievalHook(StageReadoutHook):
     """Before training and every ``interval`` epochs, per-stage same-image view retrieval on
     held-out images (``detco_mm.evaluation.readouts``).
 
@@ -44,8 +42,6 @@ class ViewRetrievalHook(Hook):
             ``model.head.stages``, else res2..res5.
     """
 
-    priority = 'LOW'
-
     def __init__(self,
                  dataset: dict,
                  seed: int = 0,
@@ -55,19 +51,11 @@ class ViewRetrievalHook(Hook):
                  bn_stats: str = 'reestimate',
                  bn_batches: int = 200,
                  stages: Optional[list] = None) -> None:
-        if interval < 1 or batch_size < 1 or bn_batches < 1:
-            raise ValueError(f'ViewRetrievalHook: interval={interval}, batch_size={batch_size}'
-                             f', bn_batches={bn_batches} must be >= 1')
-        if bn_stats not in BN_STATS:
-            raise ValueError(f'ViewRetrievalHook: bn_stats={bn_stats!r}, use one of {BN_STATS}')
+        super().__init__(interval, bn_stats, bn_batches, stages, batch_size=batch_size)
         self.dataset_cfg = dataset
         self.seed = seed
-        self.interval = interval
         self.at_start = at_start
         self.batch_size = batch_size
-        self.bn_stats = bn_stats
-        self.bn_batches = bn_batches
-        self.stages = stages
         self.views = None
 
     def before_train(self, runner) -> None:
@@ -81,20 +69,17 @@ class ViewRetrievalHook(Hook):
             self._evaluate(runner)
 
     def after_train_epoch(self, runner) -> None:
-        if self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner):
+        if self.due(runner):
             self._evaluate(runner)
 
     def _evaluate(self, runner) -> None:
         model = unwrap_model(runner.model)
-        stages = self.stages or getattr(getattr(model, 'head', None), 'stages', STAGES)
-        top1 = per_stage_retrieval(model.backbone, model.data_preprocessor, stages, self.views,
-                                   self.batch_size, self.bn_stats, self.bn_batches)
+        top1 = per_stage_retrieval(model.backbone, model.data_preprocessor, self.stages_of(model),
+                                   self.views, self.batch_size, self.bn_stats, self.bn_batches)
         num = len(self.views)
         scalars = {f'retrieval/{name}': value for name, value in top1.items()}
         runner.logger.info(
             f'Iter {runner.iter} same-image view retrieval top-1 of {num} held-out images '
             f'(chance {100 / num:.2f}, BN {self.bn_stats}): ' +
             ', '.join(f'{k} {v:.2f} ± {binomial_se(v, num):.2f}' for k, v in top1.items()))
-        for name, value in scalars.items():
-            runner.message_hub.update_scalar(name, value)
-        runner.visualizer.add_scalars(scalars, step=runner.iter)
+        self.publish(runner, scalars)
