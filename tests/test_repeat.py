@@ -9,8 +9,11 @@ import statistics
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool
-from detco_mm.benchmarks.repeat import final_metrics, markdown_row, semi_split, summarize
+from conftest import ROOT, run_tool, tool
+
+repeat = tool('benchmarks/repeat.py')
+final_metrics, markdown_row = repeat.final_metrics, repeat.markdown_row
+semi_split, summarize = repeat.semi_split, repeat.summarize
 
 DEMO_DET_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 
