@@ -339,11 +339,14 @@ def run_one(args, size, method, seed):
     log = osp.join(work, 'commands.log')
     saved = osp.join(work, 'result.json')
     entry = json.load(open(saved)) if osp.isfile(saved) else dict()
+    # written before the first step, so that no other face reuses this run's outputs; the
     # runs of before --face are mmselfsup's
-    if entry.get('face', 'mmselfsup') != args.face:
-        raise SystemExit(f'{work}: trained with --face {entry.get("face", "mmselfsup")}, not '
-                         f'--face {args.face}; give each face its own --work-dir')
+    face = entry.get('face', 'mmselfsup') if entry else args.face
+    if face != args.face:
+        raise SystemExit(f'{work}: trained with --face {face}, not --face {args.face}; give '
+                         f'each face its own --work-dir')
     entry['face'] = args.face
+    save(saved, entry)
     config = osp.join(work, 'pretrain_config.py')
     pretrain_config(args, size, method if method in METHODS else 'detco', seed, config)
     checkpoint = backbone = None
