@@ -610,7 +610,8 @@ def main(argv=None):
     parser.add_argument('--figure', help='also copy results.png to this path')
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
-    if args.face == 'mmpretrain' and importlib.util.find_spec('mmpretrain') is None:
+    if (args.face == 'mmpretrain' and not args.report_only
+            and importlib.util.find_spec('mmpretrain') is None):
         parser.error('--face mmpretrain: mmpretrain is not installed; `pip install '
                      'detco_mm[mmpretrain]`')
     if not args.report_only:
