@@ -27,10 +27,13 @@ from detco_mm.backends.mmselfsup import DetCo as SelfSupDetCo  # noqa: E402
 
 SELFSUP_DIR = osp.join(ROOT, 'configs', 'detco')
 PRETRAIN_DIR = osp.join(ROOT, 'configs', 'detco_mmpretrain')
-# configs/detco/small/ is the mini benchmark's (tools/benchmarks/mini_benchmark.py), which
-# runs it with mmselfsup; every other pretraining config has an mmpretrain twin.
-SELFSUP_CONFIGS = sorted(glob.glob(osp.join(SELFSUP_DIR, '*.py')) +
-                         glob.glob(osp.join(SELFSUP_DIR, 'ablations', '*.py')))
+# Every pretraining config has an mmpretrain twin, the mini benchmark's of configs/detco/small/
+# (tools/benchmarks/mini_benchmark.py --face) too; its detection config is mmdet's.
+SMALL_DETECTION = osp.join(SELFSUP_DIR, 'small', 'faster-rcnn_r18_fpn_small.py')
+SELFSUP_CONFIGS = sorted(set(glob.glob(osp.join(SELFSUP_DIR, '*.py')) +
+                             glob.glob(osp.join(SELFSUP_DIR, 'ablations', '*.py')) +
+                             glob.glob(osp.join(SELFSUP_DIR, 'small', '*.py'))) -
+                         {SMALL_DETECTION})
 ABSENT = object()
 
 
@@ -227,18 +230,24 @@ def test_train_py_picks_the_toolbox_and_names_a_missing_one(monkeypatch):
 
 @pytest.mark.slow(40)
 def test_every_twin_builds_its_pipeline_and_model():
-    """Every pretraining config under both faces: its train pipeline built in the dataset's
-    scope, and each distinct model (10 per face for the 17 configs; mostly ResNet-50s, ~2 s
-    each) built in the config's scope: the toolbox classes take every setting given them."""
+    """Every pretraining config under both faces: its train pipeline and those of its kNN
+    banks (``PerStageKNNHook``) built in the dataset's scope, and each distinct model (13 per
+    face for the 20 configs; mostly ResNet-50s, ~2 s each) built in the config's scope: the
+    toolbox classes take every setting given them."""
     models = {}
     for config in SELFSUP_CONFIGS:
         for face, path in (('mmselfsup', config), ('mmpretrain', twin(config))):
             cfg = Config.fromfile(path)
-            dataset_scope = cfg.train_dataloader.dataset.get('_scope_', cfg.default_scope)
-            with DefaultScope.overwrite_default_scope(dataset_scope):
-                from mmengine.registry import TRANSFORMS
-                pipeline = [TRANSFORMS.build(s) for s in cfg.train_dataloader.dataset.pipeline]
-            assert type(pipeline[-1]).__name__ == 'PackSelfSupInputs', path
+            datasets = [cfg.train_dataloader.dataset] + [
+                hook[loader].dataset for hook in cfg.get('custom_hooks', [])
+                if hook['type'] == 'PerStageKNNHook'
+                for loader in ('train_dataloader', 'val_dataloader') if loader in hook]
+            for dataset in datasets:
+                with DefaultScope.overwrite_default_scope(
+                        dataset.get('_scope_', cfg.default_scope)):
+                    from mmengine.registry import TRANSFORMS
+                    pipeline = [TRANSFORMS.build(s) for s in dataset.pipeline]
+                assert type(pipeline[-1]).__name__ == 'PackSelfSupInputs', path
             models.setdefault((face, repr(cfg.model.to_dict())), (cfg, path))
     faces = [face for face, _ in models]
     assert faces.count('mmselfsup') == faces.count('mmpretrain') < len(SELFSUP_CONFIGS)

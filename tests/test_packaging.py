@@ -41,6 +41,8 @@ def test_wheel_contents(wheel):
     for path in ('detco_mm/.mim/model-index.yml', 'detco_mm/.mim/tools/train.py',
                  'detco_mm/.mim/tools/model_converters/detco_to_backbone.py',
                  'detco_mm/.mim/tools/benchmarks/mim_dist_train_mmdet.sh',
+                 # the benchmark scripts' shared module, imported from their folder
+                 'detco_mm/.mim/tools/benchmarks/_bench.py',
                  'detco_ckpt/__init__.py', 'detco_mm/__init__.py',
                  'detco_mm-0.1.0.dist-info/licenses/LICENSE'):
         assert path in names, path
@@ -143,17 +145,23 @@ def test_installed_wheel_from_another_directory(installed, tmp_path):
     for name in ('detco_resnet50_8xb32-coslr-200e_in1k', 'detco_resnet18_1xb4-coslr-2e_tiny',
                  'detco_resnet18_1xb4-coslr-2e_tiny_mmpretrain',
                  'detco-gpuaug_resnet50_8xb32-coslr-200e_in1k_mmpretrain',
+                 'mocov2_resnet18_1xb32-coslr-10e_small_mmpretrain',
                  'mask-rcnn_r50_fpn_ms-1x_coco'):
         assert name in search.stdout, name
     code = ('import os, detco_mm; from mmengine.config import Config; '
             'root = os.path.join(os.path.dirname(detco_mm.__file__), ".mim", "configs"); '
             'print(detco_mm.__file__); '
             'print(Config.fromfile(os.path.join(root, "demo", '
-            '"mask-rcnn_r18_fpn_tiny_synthetic.py")).model.backbone.depth)')
+            '"mask-rcnn_r18_fpn_tiny_synthetic.py")).model.backbone.depth); '
+            # a benchmark script imports its folder's modules (as its sys.path[0])
+            'import sys; sys.path.insert(0, os.path.join(root, "..", "tools", "benchmarks")); '
+            'import repeat; print(os.path.realpath(repeat.__file__))')
     parsed = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
-    assert parsed.stdout.split() == [str(site / 'detco_mm' / '__init__.py'), '18']
+    assert parsed.stdout.split() == [
+        str(site / 'detco_mm' / '__init__.py'), '18',
+        osp.realpath(site / 'detco_mm' / '.mim' / 'tools' / 'benchmarks' / 'repeat.py')]
 
 
 @pytest.mark.e2e

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from mmselfsup.registry import HOOKS, MODELS
 
 from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process, warnings_logged
-from detco_mm.benchmarks.repeat import t_interval
 from detco_mm.evaluation import (binomial_se, class_chance, fixed_views, linear_probe_top1,
                                  per_stage_retrieval, view_retrieval_top1)
 
@@ -34,12 +33,6 @@ def test_chance_and_standard_error_by_hand():
     assert binomial_se(50., 100) == pytest.approx(5.)
     assert binomial_se(100., 7) == 0.
     assert class_chance(torch.tensor([0, 1, 1, 2])) == 50.
-    mean, low, high = t_interval([1., 2., 3.])
-    # std 1, n 3, t(0.975; 2 degrees of freedom) = 4.303 (any t table)
-    assert mean == 2. and high - mean == pytest.approx(4.303 / math.sqrt(3), abs=1e-3)
-    assert low == pytest.approx(2 * mean - high)
-    with pytest.raises(ValueError, match='at least 2'):
-        t_interval([1.])
 
 
 def test_linear_probe_separates_separable_classes_and_not_random_labels():

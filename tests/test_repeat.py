@@ -5,12 +5,16 @@ import json
 import os.path as osp
 import shutil
 import statistics
+import sys
 
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool
-from detco_mm.benchmarks.repeat import final_metrics, markdown_row, semi_split, summarize
+from conftest import ROOT, run_tool, tool
+
+repeat = tool('benchmarks/repeat.py')
+final_metrics, markdown_row = repeat.final_metrics, repeat.markdown_row
+semi_split, summarize = repeat.semi_split, repeat.summarize
 
 DEMO_DET_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 
@@ -110,3 +114,18 @@ def test_semi_split_names_the_draw_of_a_seed():
     assert semi_split('semi_anns/instances_train2017.1@0.5.json', 2)[0] == (
         'semi_anns/instances_train2017.2@0.5.json')
     assert semi_split('annotations/instances_train2017.json', 3) is None
+
+
+def test_trial_command_is_mim_train_or_the_toolbox_script_without_mim(monkeypatch):
+    import mmdet
+    cmd = repeat.train_command('det.py', 'work', 3, ['a=1'], gpus=2)
+    assert osp.basename(cmd[0]) == 'mim' and cmd[1:] == [
+        'train', 'mmdet', 'det.py', '--work-dir', 'work', '--launcher', 'pytorch', '--gpus', '2',
+        '--cfg-options', 'randomness.seed=3', 'a=1']
+    monkeypatch.setattr(shutil, 'which', lambda *args, **kwargs: None)
+    # what mim runs for one process: the toolbox's own train.py
+    assert repeat.train_command('det.py', 'work', 3) == [
+        sys.executable, osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py'),
+        'det.py', '--work-dir', 'work', '--cfg-options', 'randomness.seed=3']
+    with pytest.raises(SystemExit, match='mim not found: `mim train mmdet ... --gpus`'):
+        repeat.train_command('det.py', 'work', 3, gpus=2)

@@ -1,5 +1,6 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-"""Training curves from the scalars.json files mmengine's LocalVisBackend writes."""
+"""Training curves and last values from the scalars.json files mmengine's LocalVisBackend
+writes (one JSON object per logged step or evaluation): the one reader of that format."""
 import glob
 import json
 import os.path as osp
@@ -28,6 +29,38 @@ def scalar_files(path: str) -> List[str]:
     return files
 
 
+def _scalar_lines(path: str) -> List[dict]:
+    """Every logged line of every run in a work dir (or of one scalars.json), oldest first.
+
+    Args:
+        path (str): A work dir or a scalars.json (see ``scalar_files``).
+    """
+    lines = []
+    for file in scalar_files(path):
+        with open(file) as f:
+            lines += [json.loads(line) for line in f if line.strip()]
+    return lines
+
+
+def last_values(path: str) -> Dict[str, float]:
+    """The last logged value of every scalar of a work dir's runs, e.g. the metrics of the
+    final evaluation (``coco/bbox_mAP``, ``pascal_voc/mAP``) or the final loss; a later run
+    (``--resume``) wins over an earlier one.
+
+    Args:
+        path (str): A work dir or a scalars.json.
+
+    Returns:
+        dict[str, float]: name -> value; ``iter``, ``epoch`` and ``step`` are not scalars.
+    """
+    values = {}
+    for line in _scalar_lines(path):
+        values.update({key: value for key, value in line.items()
+                       if key not in ('iter', 'epoch', 'step') and
+                       isinstance(value, (int, float))})
+    return values
+
+
 def load_curves(path: str) -> Dict[str, Curve]:
     """Every logged scalar as a curve over training iterations.
 
@@ -43,10 +76,7 @@ def load_curves(path: str) -> Dict[str, Curve]:
     Returns:
         dict[str, tuple[ndarray, ndarray]]: name -> (iterations, values), sorted.
     """
-    lines = []
-    for file in scalar_files(path):
-        with open(file) as f:
-            lines += [json.loads(line) for line in f if line.strip()]
+    lines = _scalar_lines(path)
     last_iter_of_epoch = {}
     for line in lines:
         if 'iter' in line and 'epoch' in line:

@@ -7,7 +7,8 @@ would, then reads the frozen per-stage features out (``detco_mm.evaluation.reado
 
 1. ``mim train mmselfsup`` on the unlabelled pool (``--pretrain-data``, ImageNet layout), with
    ``ViewRetrievalHook`` logging same-image view retrieval on the held-out images before the
-   first step and every ``curve_interval`` epochs (the curves of the figure);
+   first step and every ``curve_interval`` epochs (the curves of the figure); ``--face
+   mmpretrain``: ``mim train mmpretrain`` on the twins of configs/detco_mmpretrain/small/;
 2. readouts of the last checkpoint, each with its chance level: same-image view retrieval on
    ``--probe-data``'s val split (two views per image drawn from seed 0: every run sees the
    same views), class kNN (leave-one-out) on its train split and a linear probe train -> val,
@@ -20,10 +21,11 @@ would, then reads the frozen per-stage features out (``detco_mm.evaluation.reado
 
 Random init is the floor: the same readouts of a backbone initialised as pretraining starts
 (``init_weights()``, same seed), and the same detection fine-tune from it. Each run's config
-and outputs are under ``WORK_DIR/{method}/seed{S}/``; a step whose outputs exist is skipped,
-so an interrupted run continues. ``results.json``, ``results.md`` (mean +/- sample std over
-seeds, and per-seed paired differences with 95 % t-intervals) and ``results.png`` (loss over
-chance and retrieval vs iteration) are rewritten from every run's ``result.json``.
+and outputs are under ``WORK_DIR/{method}/seed{S}/`` (one ``--face`` per work dir); a step
+whose outputs exist is skipped, so an interrupted run continues. ``results.json``,
+``results.md`` (mean +/- sample std over seeds, and per-seed paired differences with 95 %
+t-intervals) and ``results.png`` (loss over chance and retrieval vs iteration) are rewritten
+from every run's ``result.json``.
 
 Threads: every run is one process with one torch thread (OMP_NUM_THREADS=1, set by this tool
 for itself and for the trainings it starts); ``--jobs`` runs (seed, method) tasks in that many
@@ -51,6 +53,7 @@ Example (docs/evidence.md):
 """
 import argparse
 import glob
+import importlib.util
 import json
 import math
 import os
@@ -63,15 +66,20 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from _bench import mean_std_cell, mim_train, t_interval
 from detco_mm.contracts import STAGES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(ROOT, 'configs', 'detco', 'small')
+# The small config of each method: configs/detco/small/NAME.py, trained by `mim train
+# mmselfsup`, or its twin configs/detco_mmpretrain/small/NAME_mmpretrain.py (`--face
+# mmpretrain`, `mim train mmpretrain`), which changes only the toolbox's names.
 METHODS = {
-    'mocov2': osp.join(SMALL, 'mocov2_resnet18_1xb32-coslr-10e_small.py'),
-    'hic': osp.join(SMALL, 'detco-hic_resnet18_1xb32-coslr-10e_small.py'),
-    'detco': osp.join(SMALL, 'detco_resnet18_1xb32-coslr-10e_small.py'),
+    'mocov2': 'mocov2_resnet18_1xb32-coslr-10e_small',
+    'hic': 'detco-hic_resnet18_1xb32-coslr-10e_small',
+    'detco': 'detco_resnet18_1xb32-coslr-10e_small',
 }
+FACES = ('mmselfsup', 'mmpretrain')
 RANDOM = 'random'
 ORDER = ('detco', 'hic', 'mocov2', RANDOM)
 DET_CONFIG = osp.join(SMALL, 'faster-rcnn_r18_fpn_small.py')
@@ -110,24 +118,12 @@ def run(cmd, log):
         raise SystemExit(f'failed ({proc.returncode}): {" ".join(cmd)}; see {log}')
 
 
-def mim(package, *args):
-    """``mim train PACKAGE ARGS``; without mim (the GPU image of gpu_evidence.sh), the
-    package's own ``.mim/tools/train.py``, which is what mim runs for one process."""
-    found = shutil.which('mim', path=osp.dirname(sys.executable)) or shutil.which('mim')
-    if found:
-        return [found, 'train', package, *args]
-    import importlib
-    script = osp.join(importlib.import_module(package).__path__[0], '.mim', 'tools', 'train.py')
-    return [sys.executable, script, *args]
-
-
-def last_scalars(work_dir, prefix):
-    """The last value of every scalar starting with ``prefix`` in the run's scalars.json."""
-    values = dict()
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        for line in open(path):
-            values.update({k: v for k, v in json.loads(line).items() if k.startswith(prefix)})
-    return values
+def method_config(face, method):
+    """The small pretraining config of ``method`` for the toolbox ``face``."""
+    if face == 'mmselfsup':
+        return osp.join(SMALL, f'{METHODS[method]}.py')
+    return osp.join(ROOT, 'configs', 'detco_mmpretrain', 'small',
+                    f'{METHODS[method]}_mmpretrain.py')
 
 
 def setting(args, size, key):
@@ -136,30 +132,59 @@ def setting(args, size, key):
     return size.get(key) if value is None else value
 
 
+def step(steps, types, where):
+    """The first of ``steps`` (transform configs) whose type (without a scope) is one of
+    ``types``; ``where`` names the list in the error."""
+    for transform in steps:
+        if transform['type'].split('.')[-1] in types:
+            return transform
+    raise SystemExit(f'{where}: no {" or ".join(types)} step; mini_benchmark.py sets the crop '
+                     f'sizes of the views there')
+
+
+def view_groups(cfg):
+    """The (global, local) transforms of the train pipeline's multi-view step: the local
+    group is the one that cuts ``JigsawPatches``; HIC only and MoCo v2 have no local group."""
+    where = f'{cfg.filename}: train_dataloader.dataset.pipeline'
+    groups = step(cfg.train_dataloader.dataset.pipeline, ('MultiView', 'MultiViewWithMeta'),
+                  where)['transforms']
+    local = [g for g in groups if any(t['type'].split('.')[-1] == 'JigsawPatches' for t in g)]
+    global_ = [g for g in groups if g not in local]
+    if len(global_) != 1 or len(local) > 1:
+        raise SystemExit(f'{where}: {len(global_)} global and {len(local)} local view groups '
+                         f'in the multi-view step; mini_benchmark.py sets one of each')
+    return global_[0], (local[0] if local else None)
+
+
 def set_crops(cfg, crop):
     """Global crops of ``crop`` px, local crops of 1.5x cut into 3x3 cells with patches of
     3/4 of a cell (the paper's 224 / 255 / 85 / 64 proportions)."""
-    for views in cfg.train_dataloader.dataset.pipeline[1]['transforms']:
-        jigsaw = [t for t in views if t['type'] == 'JigsawPatches']
-        views[0]['size'] = crop * 3 // 2 if jigsaw else crop
-        for t in jigsaw:
-            t.update(cell_size=crop // 2, patch_size=crop * 3 // 8)
+    global_view, local_view = view_groups(cfg)
+    where = f'{cfg.filename}: a view group of train_dataloader.dataset.pipeline'
+    step(global_view, ('RandomResizedCrop',), where)['size'] = crop
+    if local_view is not None:
+        step(local_view, ('RandomResizedCrop',), where)['size'] = crop * 3 // 2
+        step(local_view, ('JigsawPatches',), where).update(cell_size=crop // 2,
+                                                           patch_size=crop * 3 // 8)
 
 
 def retrieval_dataset(args, cfg):
-    """The probe's val images, two views each of the pretraining's global view."""
-    global_view = cfg.train_dataloader.dataset.pipeline[1]['transforms'][0]
+    """The probe's val images, two views each of the pretraining's global view, built with
+    mmselfsup's transforms on either face (as the pretraining pipeline)."""
+    global_view, _ = view_groups(cfg)
     return dict(type='mmcls.ImageNet', data_root=osp.abspath(args.probe_data) + '/',
                 ann_file=args.probe_val_ann, data_prefix=args.probe_prefix, pipeline=[
                     dict(type='LoadImageFromFile'),
                     dict(type='MultiView', num_views=2, transforms=[global_view]),
-                    dict(type='PackSelfSupInputs', meta_keys=['img_path'])])
+                    dict(type='PackSelfSupInputs', meta_keys=['img_path'])],
+                _scope_='mmselfsup')
 
 
 def pretrain_config(args, size, method, seed, path):
-    """The method's small config with this run's data, budget, seed and retrieval hook."""
+    """The method's small config of ``--face`` with this run's data, budget, seed and
+    retrieval hook."""
     from mmengine.config import Config
-    cfg = Config.fromfile(METHODS[method])
+    cfg = Config.fromfile(method_config(args.face, method))
     epochs, batch = setting(args, size, 'epochs'), size['batch']
     workers = args.workers if args.workers is not None else size.get('workers', 0)
     cfg.randomness = dict(seed=seed)
@@ -217,7 +242,8 @@ def det_config(args, size, seed, backbone, path):
 
 
 def class_loader(root, ann_file, prefix, crop):
-    """Whole images at the global crop's scale (short side crop / 0.875, centre crop)."""
+    """Whole images at the global crop's scale (short side crop / 0.875, centre crop), with
+    mmselfsup's transforms on either face."""
     from detco_mm.evaluation import build_knn_loader
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='mmcls.ResizeEdge', scale=crop * 8 // 7, edge='short',
@@ -226,7 +252,17 @@ def class_loader(root, ann_file, prefix, crop):
                 dict(type='PackSelfSupInputs', meta_keys=['img_path'])]
     return build_knn_loader(dict(batch_size=64, num_workers=0, dataset=dict(
         type='mmcls.ImageNet', data_root=osp.abspath(root) + '/', ann_file=ann_file,
-        data_prefix=prefix, pipeline=pipeline)))
+        data_prefix=prefix, pipeline=pipeline, _scope_='mmselfsup')))
+
+
+def query_backbone(cfg, checkpoint):
+    """The query backbone of a checkpoint of either face (None: random init) and the model's
+    data preprocessor, built by the config's toolbox: mmpretrain's ResNet numbers its outputs
+    from res2, mmselfsup's from the stem. The datasets of the readouts name their scope."""
+    from detco_mm.backends import init_config_scope
+    from detco_mm.evaluation import load_query_backbone
+    init_config_scope(cfg)
+    return load_query_backbone(cfg, checkpoint)
 
 
 def readouts(args, size, config, seed, checkpoint):
@@ -234,18 +270,16 @@ def readouts(args, size, config, seed, checkpoint):
     its chance level and number of images."""
     import torch
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
     from mmselfsup.registry import DATASETS
 
     import detco_mm  # noqa: F401  registers DetCo and the hooks
-    from detco_mm.evaluation import (class_chance, class_readouts, fixed_views,
-                                     load_query_backbone, per_stage_knn, per_stage_retrieval)
+    from detco_mm.evaluation import (class_chance, class_readouts, fixed_views, per_stage_knn,
+                                     per_stage_retrieval)
     torch.set_num_threads(1)
-    init_default_scope('mmselfsup')
     set_random_seed(seed)
     cfg = Config.fromfile(config)
-    backbone, data_preprocessor = load_query_backbone(cfg, checkpoint)
+    backbone, data_preprocessor = query_backbone(cfg, checkpoint)
     # the data preprocessor moves each batch to its device; features come back to the CPU
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     backbone, data_preprocessor = backbone.to(device), data_preprocessor.to(device)
@@ -305,6 +339,14 @@ def run_one(args, size, method, seed):
     log = osp.join(work, 'commands.log')
     saved = osp.join(work, 'result.json')
     entry = json.load(open(saved)) if osp.isfile(saved) else dict()
+    # written before the first step, so that no other face reuses this run's outputs; the
+    # runs of before --face are mmselfsup's
+    face = entry.get('face', 'mmselfsup') if entry else args.face
+    if face != args.face:
+        raise SystemExit(f'{work}: trained with --face {face}, not --face {args.face}; give '
+                         f'each face its own --work-dir')
+    entry['face'] = args.face
+    save(saved, entry)
     config = osp.join(work, 'pretrain_config.py')
     pretrain_config(args, size, method if method in METHODS else 'detco', seed, config)
     checkpoint = backbone = None
@@ -313,7 +355,7 @@ def run_one(args, size, method, seed):
         checkpoint = osp.join(pretrain, f'epoch_{setting(args, size, "epochs")}.pth')
         if not osp.isfile(checkpoint):
             start = time.time()
-            run(mim('mmselfsup', config, '--work-dir', pretrain), log)
+            run(mim_train(args.face, config, '--work-dir', pretrain), log)
             entry['pretrain_seconds'] = time.time() - start
         entry.update(training_summary(pretrain, setting(args, size, 'queue'), size['batch'],
                                       entry.get('pretrain_seconds')))
@@ -333,25 +375,16 @@ def run_one(args, size, method, seed):
         shutil.rmtree(det, ignore_errors=True)
         det_cfg = osp.join(work, 'det_config.py')
         det_config(args, size, seed, backbone, det_cfg)
-        run(mim('mmdet', det_cfg, '--work-dir', det), log)
+        run(mim_train('mmdet', det_cfg, '--work-dir', det), log)
+    from detco_mm.visualization import last_values
     # mmdet's CocoMetric logs nothing when the detector returned no box at all: AP 0
-    entry['det'] = {k.split('/')[1]: 100 * v
-                    for k, v in last_scalars(det, 'coco/bbox_mAP').items()} or dict(
-                        bbox_mAP=0.0, bbox_mAP_50=0.0)
+    entry['det'] = {k.split('/')[1]: 100 * v for k, v in last_values(det).items()
+                    if k.startswith('coco/bbox_mAP')} or dict(bbox_mAP=0.0, bbox_mAP_50=0.0)
     save(saved, entry)
-
-
-def mean_std(values):
-    if not values:
-        return '-'
-    if len(values) == 1:
-        return f'{values[0]:.1f}'
-    return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
 
 
 def paired(results, a, b, get):
     """``a - b`` over the seeds both have: 'mean [low, high]' (95 % t-interval)."""
-    from detco_mm.benchmarks.repeat import t_interval
     seeds = sorted(set(results.get(a, {})) & set(results.get(b, {})))
     diffs = [get(results[a][s]) - get(results[b][s]) for s in seeds
              if get(results[a][s]) is not None and get(results[b][s]) is not None]
@@ -388,7 +421,7 @@ def table(results):
             values = [[readout(name, s)(r) for r in runs[m] if readout(name, s)(r) is not None]
                       for s in STAGES]
             lines.append(f'| {LABELS[m]} | {len(values[0])} | ' +
-                         ' | '.join(mean_std(v) for v in values) + ' |')
+                         ' | '.join(mean_std_cell(v) for v in values) + ' |')
         pairs = [(a, b) for a, b in PAIRS if a in results and b in results]
         if pairs and any(paired(results, a, b, readout(name, 'res2')) != '-' for a, b in pairs):
             lines += ['', 'paired difference over seeds, mean [95 % t-interval]:', '',
@@ -410,19 +443,11 @@ def table(results):
         det = [[r['det'][k] for r in runs[m] if 'det' in r] for k in ('bbox_mAP', 'bbox_mAP_50')]
         lines.append(
             f'| {LABELS[m]} | {", ".join(below) or "-"} | '
-            f'{mean_std_3([r["loss"]["ratio"] for r in trained])} | '
+            f'{mean_std_cell([r["loss"]["ratio"] for r in trained], 3)} | '
             f'{trained[0]["compute"]["iters"] if trained else 0} | '
             f'{trained[0]["compute"]["images"] if trained else 0} | '
-            f'{mean_std(seconds)} | {mean_std(det[0])} | {mean_std(det[1])} |')
+            f'{mean_std_cell(seconds)} | {mean_std_cell(det[0])} | {mean_std_cell(det[1])} |')
     return '\n'.join(lines)
-
-
-def mean_std_3(values):
-    if not values:
-        return '-'
-    if len(values) == 1:
-        return f'{values[0]:.3f}'
-    return f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}'
 
 
 def se_range(done, name):
@@ -559,6 +584,10 @@ def main(argv=None):
     parser.add_argument('--det-val-img', default='test/')
     parser.add_argument('--work-dir', default='work_dirs/mini_benchmark')
     parser.add_argument('--size', choices=SIZES, default='small')
+    parser.add_argument('--face', choices=FACES, default='mmselfsup',
+                        help='the toolbox that trains: `mim train mmselfsup` on '
+                        'configs/detco/small/, or `mim train mmpretrain` on their twins in '
+                        'configs/detco_mmpretrain/small/')
     parser.add_argument('--methods', nargs='+', choices=ORDER, default=list(ORDER))
     parser.add_argument('--seeds', type=int, nargs='+', help='override the size\'s seeds')
     parser.add_argument('--epochs', type=int, help='override the size\'s pretraining epochs')
@@ -581,6 +610,10 @@ def main(argv=None):
     parser.add_argument('--figure', help='also copy results.png to this path')
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
+    if (args.face == 'mmpretrain' and not args.report_only
+            and importlib.util.find_spec('mmpretrain') is None):
+        parser.error('--face mmpretrain: mmpretrain is not installed; `pip install '
+                     'detco_mm[mmpretrain]`')
     if not args.report_only:
         paths = [osp.join(args.pretrain_data, 'meta', 'train.txt'),
                  osp.join(args.probe_data, args.probe_train_ann),

@@ -8,6 +8,11 @@ trial SEED on the split drawn with ``--seed SEED``, which tools/data/make_coco_s
 writes first if it is missing. The markdown row (metrics in percent, std over the trials with
 n - 1) is printed and appended to ``--out``.
 
+Why repeat: MoCo reports VOC detection as the mean of 5 trials: "Variation on Pascal VOC is
+large: the std of AP50, AP, AP75 is expected to be 0.2, 0.2, 0.4 in most cases"
+(facebookresearch/moco, detection/README.md). The semi-supervised COCO tables [P 6.1] depend
+on the drawn split as well, so there each trial also draws its own split.
+
 Example (VOC as MoCo reports it, 5 trials on 8 GPUs):
     python tools/benchmarks/repeat.py \
         configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py \
@@ -16,17 +21,83 @@ Example (VOC as MoCo reports it, 5 trials on 8 GPUs):
 import argparse
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from detco_mm.benchmarks.repeat import (final_metrics, markdown_header, markdown_row,
-                                        semi_split, summarize, train_command)
+from _bench import format_mean_std, mean_std, mim_train
+from detco_mm.visualization import last_values
 from pretrain_cfg_options import pretrain_cfg_options
 
 SPLIT_TOOL = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
                       'make_coco_semi_splits.py')
+# ``{stem}.{seed}@{percent}.json``, the split files of tools/data/make_coco_semi_splits.py
+SEMI_SPLIT = re.compile(r'^(?P<head>.*?)(?P<stem>[^/]+)\.(?P<seed>\d+)@(?P<percent>[\d.]+)\.json$')
+
+
+def semi_split(ann_file: str, seed: int) -> Optional[Tuple[str, str, str]]:
+    """Where the split of ``seed`` lies, for a semi-supervised split file ``ann_file``.
+
+    Args:
+        ann_file (str): A config's ``train_dataloader.dataset.ann_file``.
+        seed (int): Seed of the draw.
+
+    Returns:
+        tuple | None: ``(ann_file of that draw, stem of the full file, percent)``, e.g.
+        ``('semi_anns/instances_train2017.3@10.json', 'instances_train2017', '10')``; None
+        when ``ann_file`` is not a split file.
+    """
+    match = SEMI_SPLIT.match(ann_file)
+    if match is None:
+        return None
+    head, stem, percent = match.group('head', 'stem', 'percent')
+    return f'{head}{stem}.{seed}@{percent}.json', stem, percent
+
+
+def train_command(config: str, work_dir: str, seed: int, cfg_options: Sequence[str] = (),
+                  gpus: int = 1) -> List[str]:
+    """``mim train mmdet`` for one trial: single process unless ``gpus`` > 1 (torchrun)."""
+    launcher = ['--launcher', 'pytorch', '--gpus', str(gpus)] if gpus > 1 else []
+    return mim_train('mmdet', config, '--work-dir', work_dir, *launcher, '--cfg-options',
+                     f'randomness.seed={seed}', *cfg_options)
+
+
+def final_metrics(work_dir: str) -> Dict[str, float]:
+    """The metrics of the last evaluation in ``work_dir``: mmengine logs them in
+    ``<timestamp>/vis_data/scalars.json`` with the evaluator's prefix (``coco/bbox_mAP``,
+    ``pascal_voc/mAP``); the last value of each."""
+    metrics = {key: value for key, value in last_values(work_dir).items() if '/' in key}
+    if not metrics:
+        raise ValueError(f'{work_dir}: no evaluation logged; set train_cfg.val_interval so '
+                         'the run evaluates at its end')
+    return metrics
+
+
+def summarize(trials: Sequence[Dict[str, float]],
+              keys: Optional[Sequence[str]] = None) -> Dict[str, Tuple[float, float]]:
+    """Mean and std over the trials of each metric (default: those every trial has)."""
+    if keys is None:
+        keys = [key for key in trials[0] if all(key in t for t in trials)]
+    missing = [key for key in keys if any(key not in t for t in trials)]
+    if missing:
+        raise KeyError(f'metrics {missing} are missing from some trials; logged: '
+                       f'{sorted(trials[0])}')
+    return {key: mean_std([t[key] for t in trials]) for key in keys}
+
+
+def markdown_header(keys: Sequence[str]) -> str:
+    """Header of the table whose rows ``markdown_row`` writes."""
+    return '\n'.join(['| config | trials | ' + ' | '.join(keys) + ' |',
+                      '|---|---|' + '---|' * len(keys)])
+
+
+def markdown_row(name: str, num_trials: int, summary: Dict[str, Tuple[float, float]]) -> str:
+    """``| name | n | mean ± std | ... |`` with the metrics in percent, as the papers."""
+    cells = [format_mean_std(100 * mean, 100 * std, 2) for mean, std in summary.values()]
+    return f'| {name} | {num_trials} | ' + ' | '.join(cells) + ' |'
 
 
 def parse_args(argv=None):

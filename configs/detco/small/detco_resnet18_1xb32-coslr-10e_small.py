@@ -71,5 +71,7 @@ custom_hooks = [
                 data_root=data_root,
                 ann_file='meta/train.txt',
                 data_prefix='train/',
-                pipeline=knn_pipeline))),
+                pipeline=knn_pipeline,
+                # mmselfsup's transforms also under the mmpretrain twin's default scope
+                _scope_='mmselfsup'))),
 ]
