@@ -10,10 +10,11 @@ T = 0.07.
 Batch-norm statistics: DetCo encodes global images and 64 px patches through the same
 backbone in separate passes, the patches last, so with momentum 0.1 the stored running
 statistics are about half patch statistics. ``bn_stats='reestimate'`` (the default of the
-hook and the benchmark) replaces them, on a copy of the backbone, by the exact mean/variance
-over the kNN bank's global views, as PreciseBN does (Wu & Johnson, 2021; detectron2's
-``TEST.PRECISE_BN``); ``'running'`` keeps the stored ones. docs/evaluation.md "Batch-norm
-statistics of frozen features" has the measurement behind the default.
+hook and the benchmark) replaces them, on a copy of the backbone, by their average over
+batches of the kNN bank's global views, as PreciseBN does (Wu & Johnson, 2021; detectron2's
+``TEST.PRECISE_BN``; ``models.utils.precise_bn_stats``); ``'running'`` keeps the stored
+ones. docs/evaluation.md "Batch-norm statistics of frozen features" has the measurement
+behind the default.
 """
 import copy
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
