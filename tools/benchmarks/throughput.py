@@ -99,6 +99,7 @@ def candidate_configs(args) -> tuple:
 
 
 def print_breakdown(ms: dict, baseline_of: dict) -> None:
+    """Per-sample ms of each transform (rows, the costliest first) per candidate (columns)."""
     names = list(ms)
     keys = sorted({k for t in ms.values() for k in t} - {'total'},
                   key=lambda k: -max(t.get(k, 0.) for t in ms.values()))
@@ -110,12 +111,14 @@ def print_breakdown(ms: dict, baseline_of: dict) -> None:
 
 
 def print_rates(rates: dict, baseline_of: dict) -> None:
+    """Images/s per mode (rows) and candidate (columns), then each config's ratio to its
+    baseline."""
     names = list(next(iter(rates.values())))
     ratios = [f'{n}/{b}' for n, b in baseline_of.items()]
-    print(f"{'img/s':12s}" + ''.join(f'{n:>10s}' for n in names) +
+    print(f"{'img/s':14s}" + ''.join(f'{n:>10s}' for n in names) +
           ''.join(f'{r:>10s}' for r in ratios))
     for mode, r in rates.items():
-        print(f'{mode:12s}' + ''.join(f'{significant(r[n]):>10s}' for n in names) + ''.join(
+        print(f'{mode:14s}' + ''.join(f'{significant(r[n]):>10s}' for n in names) + ''.join(
             f'{r[n] / r[b]:10.3f}' for n, b in baseline_of.items()))
 
 
@@ -137,7 +140,7 @@ def main(argv=None) -> None:
     first = next(iter(baseline_of))  # the first of --configs
     batch = args.batch or cfgs[first][1].train_dataloader.batch_size
     cands = {}
-    for name, (what, cfg) in cfgs.items():
+    for name, (_, cfg) in cfgs.items():
         reduction = args.baseline == 'reduction' and name not in baseline_of
         with config_scope(cfg):
             cands[name] = Candidate(cfg, batch, args.device, args.amp, args.channels_last,
@@ -149,7 +152,7 @@ def main(argv=None) -> None:
           f'amp(bf16) {args.amp}, channels_last {args.channels_last}')
     print_rates(rates, baseline_of)
     if args.device.startswith('cuda'):
-        print(f"{'peak CUDA MiB':12s}" + ''.join(f'{c.peak_mem / 2**20:10.0f}'
+        print(f"{'peak CUDA MiB':14s}" + ''.join(f'{c.peak_mem / 2**20:10.0f}'
                                                  for c in cands.values()))
     else:
         print(f'peak RSS of this process (all candidates): {max_rss_mib():.0f} MiB')
