@@ -112,14 +112,14 @@ def print_breakdown(ms: dict, baseline_of: dict) -> None:
 
 def print_rates(rates: dict, baseline_of: dict) -> None:
     """Images/s per mode (rows) and candidate (columns), then each config's ratio to its
-    baseline."""
+    baseline, all with 3 significant digits."""
     names = list(next(iter(rates.values())))
     ratios = [f'{n}/{b}' for n, b in baseline_of.items()]
     print(f"{'img/s':14s}" + ''.join(f'{n:>10s}' for n in names) +
           ''.join(f'{r:>10s}' for r in ratios))
     for mode, r in rates.items():
         print(f'{mode:14s}' + ''.join(f'{significant(r[n]):>10s}' for n in names) + ''.join(
-            f'{r[n] / r[b]:10.3f}' for n, b in baseline_of.items()))
+            f'{significant(r[n] / r[b]):>10s}' for n, b in baseline_of.items()))
 
 
 def main(argv=None) -> None:
