@@ -15,8 +15,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
+from mmengine.registry import DATASETS, MODELS
 from mmengine.runner import Runner
-from mmselfsup.registry import DATASETS, MODELS
 from mmselfsup.structures import SelfSupDataSample
 
 from detco_mm.contracts import VIEW_INPUTS
