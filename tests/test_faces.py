@@ -203,8 +203,7 @@ def test_throughput_on_mmpretrain_configs(synthetic_root, tmp_path, capsys):
     mocov2 = tmp_path / 'mocov2_r18.py'
     mocov2.write_text(TINY_MOCOV2)
     code, out, err = run_tool('benchmarks/throughput.py', synthetic_root, '--mocov2-config',
-                              mocov2, '--detco-config',
-                              TINY_MMPRETRAIN, '--gpuaug-config', gpuaug, '--modes', 'data',
+                              mocov2, '--configs', TINY_MMPRETRAIN, gpuaug, '--modes', 'data',
                               '--batch', 2, '--workers', 0, '--rounds', 1, '--iters', 1,
                               capsys=capsys)
     assert code == 0, err[-3000:]

@@ -34,8 +34,6 @@ def layer_modules(package: Path) -> Dict[str, Tuple[Path, bool]]:
         rel = path.relative_to(package).parts
         if len(rel) > 1 and rel[0] not in LAYERS:
             continue  # not a layer (e.g. benchmarks/, whose tools are moving to tools/)
-        if len(rel) == 1 and rel[0] == 'speed.py':
-            continue  # a tool's module, moving out of the package
         modules[module_name(path, package)] = (path, path.name == '__init__.py')
     return modules
 

@@ -146,8 +146,3 @@ def test_browse_views_writes_one_png_per_image(config, synthetic_root, tmp_path,
     assert pngs == ['views_000.png', 'views_001.png']
     assert matplotlib.image.imread(tmp_path / pngs[0]).shape[1] > 600  # 6 panels side by side
 
-
-@pytest.mark.parametrize('value, text', [(0.1234, '0.123'), (0.5, '0.500'), (12.345, '12.3'),
-                                         (1462.3, '1462'), (0.0, '0')])
-def test_pretrain_speed_prints_three_significant_digits(value, text):
-    assert load_tool('pretrain_speed').significant(value) == text

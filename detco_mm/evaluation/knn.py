@@ -10,10 +10,11 @@ T = 0.07.
 Batch-norm statistics: DetCo encodes global images and 64 px patches through the same
 backbone in separate passes, the patches last, so with momentum 0.1 the stored running
 statistics are about half patch statistics. ``bn_stats='reestimate'`` (the default of the
-hook and the benchmark) replaces them, on a copy of the backbone, by the exact mean/variance
-over the kNN bank's global views, as PreciseBN does (Wu & Johnson, 2021; detectron2's
-``TEST.PRECISE_BN``); ``'running'`` keeps the stored ones. docs/evaluation.md "Batch-norm
-statistics of frozen features" has the measurement behind the default.
+hook and the benchmark) replaces them, on a copy of the backbone, by their average over
+batches of the kNN bank's global views, as PreciseBN does (Wu & Johnson, 2021; detectron2's
+``TEST.PRECISE_BN``; ``models.utils.precise_bn_stats``); ``'running'`` keeps the stored
+ones. docs/evaluation.md "Batch-norm statistics of frozen features" has the measurement
+behind the default.
 """
 import copy
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -22,10 +23,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.dist import all_gather_object, all_reduce, get_world_size
+from mmengine.dist import all_gather_object, get_world_size
 from mmengine.runner import Runner
 
 from ..contracts import STAGES
+from ..models.utils.precise_bn import precise_bn_stats
 from .features import load_query_backbone, preprocessed_views
 
 BN_STATS = ('reestimate', 'running')
@@ -73,13 +75,12 @@ def _images(data_preprocessor: nn.Module, batch: dict) -> torch.Tensor:
     return preprocessed_views(data_preprocessor, batch)[0]
 
 
-@torch.no_grad()
 def reestimate_bn(backbone: nn.Module, data_preprocessor: nn.Module, loader: Iterable,
                   max_batches: int = 200, inplace: bool = False) -> nn.Module:
-    """Replace the BN running statistics of ``backbone`` by their exact average over
-    ``loader`` (PreciseBN), on a copy unless ``inplace``.
+    """Replace the BN running statistics of ``backbone`` by those of its inputs over
+    ``loader`` (PreciseBN, ``precise_bn_stats``), on a copy unless ``inplace``.
 
-    Each rank averages over its own shard, then the ranks' statistics are averaged.
+    DDP: each rank runs its own shard; the statistics are those of all shards together.
 
     Args:
         backbone (nn.Module): Returns one map per stage.
@@ -93,21 +94,10 @@ def reestimate_bn(backbone: nn.Module, data_preprocessor: nn.Module, loader: Ite
     """
     target = backbone if inplace else copy.deepcopy(backbone)
     norms = [m for m in target.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [norm.momentum for norm in norms]
     for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over the batches seen
         norm.train()  # only the BN layers: a frozen backbone's train() would keep them eval
-    for step, batch in enumerate(loader):
-        if step == max_batches:
-            break
-        target(_images(data_preprocessor, batch))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-    if get_world_size() > 1:
-        for norm in norms:
-            all_reduce(norm.running_mean, op='mean')
-            all_reduce(norm.running_var, op='mean')
+    precise_bn_stats(norms, lambda batch: target(_images(data_preprocessor, batch)), loader,
+                     max_batches)
     target.eval()  # mmcls ResNet.train() returns None, not the module
     return target
 

@@ -11,8 +11,8 @@
 # network; STACK.md "On the H100 machine"), mmcv 2.0.1's sdist, data/imagenet_det_1k (1000 real
 # JPEGs) and a 40-image subset of data/coco_mini. On the GPU machine it then
 #   1. installs the wheels into .devdata/site (numpy < 2: numpy 2 crashes the CPU path's hue),
-#   2. runs tools/benchmarks/throughput.py (MoCo v2 / DetCo / DetCo-gpuaug; data, model, e2e;
-#      batch 256, 16 workers, bf16, channels_last),
+#   2. runs tools/benchmarks/throughput.py (MoCo v2 / DetCo / DetCo-gpuaug; data, preprocess,
+#      model, e2e; batch 256, 16 workers, bf16, channels_last),
 #   3. builds mmcv's CUDA ops in the background (~4 min, MAX_JOBS=16, CFLAGS=-g0) while a few
 #      iterations of the bf16 gpuaug pretraining config run,
 #   4. converts that checkpoint and fine-tunes Mask R-CNN R50-FPN a few iterations on the COCO

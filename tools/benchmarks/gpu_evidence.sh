@@ -62,8 +62,8 @@ tiny() {
   export OMP_NUM_THREADS=1
   PROBE_ARGS=(--probe-val-ann meta/train.txt --probe-prefix train/)
   benchmark tiny "$data" "$data" --device cpu --batch 2 --workers 0 --rounds 1 --iters 1 \
-    --modes data --detco-config configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py \
-    --gpuaug-config configs/detco/detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py
+    --modes data --configs configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py \
+    configs/detco/detco-gpuaug_resnet18_1xb4-coslr-2e_tiny.py
   rm -rf "$data"
 }
 

@@ -2,12 +2,13 @@
 """detectron2's PreciseBN for mmdet fine-tuning (``TEST.PRECISE_BN`` of DetCo's configs)."""
 from typing import Iterator, Optional
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...models.utils.precise_bn import precise_bn_stats
 
 
 class PreciseBNHook(Hook):
@@ -26,9 +27,10 @@ class PreciseBNHook(Hook):
     (the C4 res5 head would see test proposals, not the sampled training RoIs detectron2 runs)
     and iterates the training loop's own dataloader. As detectron2 (``update_bn_stats`` of
     fvcore), this hook runs the training forward (``mode='loss'``, no backward) on a dataloader
-    of its own, which keeps its position from one call to the next; torch's cumulative BN
-    average (``momentum=None``) takes the mean of the per-batch means and variances. Under
-    SyncBN each batch's statistics are already global, as in detectron2.
+    of its own, which keeps its position from one call to the next, and averages the
+    per-batch means and variances (``precise_bn_stats``). With several ranks each runs
+    ``num_iter`` batches of its own loader, and all end with the statistics of all those
+    batches (all-reduced), so the checkpoint (rank 0's) and every rank's evaluation agree.
 
     Args:
         num_iter (int): Batches to average over (detectron2: 200).
@@ -71,15 +73,12 @@ class PreciseBNHook(Hook):
                                  'the runner from a config (Runner.from_cfg, mim train)')
             loader = runner.build_dataloader(runner.cfg.train_dataloader, seed=runner.seed + 1)
             self._batches = iter(loader)
-        momenta = [bn.momentum for bn in bns]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # running stats = cumulative average over the batches below
         print_log(f'PreciseBN: BN statistics of {len(bns)} layers over {self.num_iter} '
                   'training batches', logger='current')
-        with torch.no_grad():
-            for _ in range(self.num_iter):
-                data = model.data_preprocessor(next(self._batches), True)
-                model(**data, mode='loss')
-        for bn, momentum in zip(bns, momenta):
-            bn.momentum = momentum
+        ran = precise_bn_stats(
+            bns, lambda data: model(**model.data_preprocessor(data, True), mode='loss'),
+            self._batches, self.num_iter)
+        if ran < self.num_iter:
+            raise ValueError(f'PreciseBNHook: train_dataloader gave {ran} of num_iter='
+                             f'{self.num_iter} batches; use an InfiniteSampler (as the '
+                             'iteration-based configs do) or a smaller num_iter')

@@ -15,8 +15,8 @@ class ReestimateBNHook(Hook):
     0.1), and a frozen backbone (``frozen_stages=4, norm_eval=True``) keeps them for the whole
     evaluation. docs/evaluation.md "Batch-norm statistics of frozen features" has the data. The
     statistics are recomputed once; the backbone then stays frozen, so they hold for training,
-    validation and the saved checkpoints. DDP: each rank averages its batches, the ranks'
-    statistics are averaged.
+    validation and the saved checkpoints. DDP: each rank runs its own batches, and all end
+    with the statistics of all ranks' batches (``precise_bn_stats``, all-reduced).
 
     Args:
         num_batches (int): Training batches to average over. Defaults to 200 (PreciseBN's

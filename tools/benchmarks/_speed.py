@@ -1,25 +1,33 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
-"""Throughput of pretraining configs: data pipeline, model step and both, measured alternately.
+"""Throughput of pretraining configs: data pipeline, data preprocessor, model step and all of
+them, measured alternately; the module of ``throughput.py`` next to it (docs/speed.md).
 
-Used by ``tools/benchmarks/throughput.py`` (docs/speed.md). Every measurement takes a dict
-``name -> Candidate`` and alternates between the candidates in rounds, so machine noise hits
-all of them; compare the ratios, not the absolute numbers, across machines.
+Every measurement takes a dict ``name -> Candidate`` and alternates between the candidates in
+rounds, so machine noise hits all of them; compare the ratios, not the absolute numbers,
+across machines.
 """
 import copy
 import resource
 import time
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
+from mmengine.registry import DATASETS, MODELS
 from mmengine.runner import Runner
-from mmselfsup.registry import DATASETS, MODELS
 from mmselfsup.structures import SelfSupDataSample
+
+from detco_mm.contracts import VIEW_INPUTS
 
 # Wrappers whose time is their children's (plus copies): the breakdown reports leaf transforms.
 _WRAPPER_ATTRS = ('pipelines', 'transforms')
+# What ``measure`` times; ``DATA_MODES`` read real images.
+MODES = ('data', 'preprocess', 'model', 'e2e')
+DATA_MODES = ('data', 'e2e')
+# A mocov2_reduction's views: the global ones, first in a batch.
+GLOBAL_VIEWS = max(VIEW_INPUTS['g']) + 1
 
 
 def load_config(path: str) -> Config:
@@ -37,6 +45,55 @@ def build_dataset(cfg: Config, data_root: str):
     return DATASETS.build(ds_cfg)
 
 
+def _flat_transforms(transforms: list) -> list:
+    """Transform configs with the ``Compose`` wrappers opened."""
+    flat = []
+    for t in transforms:
+        flat.extend(_flat_transforms(t.transforms) if t.get('type') == 'Compose' else [t])
+    return flat
+
+
+def view_shapes(cfg: Config) -> List[Tuple[int, int]]:
+    """(H, W) of each view the config's train pipeline hands to the data preprocessor.
+
+    Read from its ``MultiView``: per branch the last crop's size, or the ``JigsawPatches``
+    mosaic's side (grid x patch_size) where the branch cuts one on the CPU; the gpu-aug
+    configs crop the local views only, their preprocessor cuts the mosaic.
+    """
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    multi = [t for t in pipeline if t.get('type', '').startswith('MultiView')]
+    if not multi:
+        raise ValueError(f'{cfg.filename}: train_dataloader.dataset.pipeline has no MultiView, '
+                         'so no view sizes for the synthetic batches')
+    branches = multi[0].transforms
+    counts = multi[0].num_views
+    counts = [counts] * len(branches) if isinstance(counts, int) else counts
+    shapes = []
+    for count, branch in zip(counts, branches):
+        shape = None
+        for t in _flat_transforms(branch):
+            if t.get('type') == 'JigsawPatches':
+                shape = (t.grid * t.patch_size, ) * 2
+            elif t.get('type', '').endswith('Crop') and 'size' in t:
+                shape = (t.size, ) * 2 if isinstance(t.size, int) else tuple(t.size)
+        if shape is None:
+            raise ValueError(f'{cfg.filename}: a MultiView branch of the train pipeline has no '
+                             'crop with a size, so no view size for the synthetic batches')
+        shapes.extend([shape] * count)
+    return shapes
+
+
+def mocov2_reduction(cfg: Config) -> Config:
+    """The Table 1(a) reduction of a DetCo config: weights (0, 0, 0, 1), g2g only, no local
+    views (configs/detco/ablations/detco-hic-w0001_*), i.e. what MoCo v2 computes plus three
+    idle heads. Only the model changes: the reduction is for the model-side modes."""
+    cfg = copy.deepcopy(cfg)
+    cfg.model.neck.with_local = False
+    stages = len(cfg.model.head.stages)
+    cfg.model.head.update(contrasts=['g2g'], loss_weights=[0.] * (stages - 1) + [1.])
+    return cfg
+
+
 def _set_queue_len(model_cfg: Config, batch: int) -> None:
     """Queues must hold whole batches (MoCo: model.queue_len, DetCo: model.head.queue_len)."""
     owner = model_cfg.head if 'queue_len' in model_cfg.get('head', {}) else model_cfg
@@ -44,20 +101,24 @@ def _set_queue_len(model_cfg: Config, batch: int) -> None:
 
 
 class Candidate:
-    """One pretraining config: its loader and model, built for a benchmark.
+    """One pretraining config: its model and, for the data modes, its loader.
 
     Args:
         cfg (Config): The pretraining config.
-        data_root (str): ImageNet-layout folder (``train/``, ``meta/train.txt``) of real images.
         batch (int): Per-step batch.
-        workers (int): Loader workers.
         device (str): Where the model and the data preprocessor run.
         amp (bool): bf16 autocast for the model step.
         channels_last (bool): channels_last memory format for the model and its inputs.
+        data_root (str, optional): ImageNet-layout folder (``train/``, ``meta/train.txt``) of
+            real images, for the data modes.
+        workers (int): Loader workers.
+        views (int, optional): Only the first ``views`` views in the synthetic batches
+            (``GLOBAL_VIEWS`` for a ``mocov2_reduction``). None: all of the pipeline's.
     """
 
-    def __init__(self, cfg: Config, data_root: str, batch: int, workers: int, device: str,
-                 amp: bool = False, channels_last: bool = False) -> None:
+    def __init__(self, cfg: Config, batch: int, device: str, amp: bool = False,
+                 channels_last: bool = False, data_root: Optional[str] = None,
+                 workers: int = 0, views: Optional[int] = None) -> None:
         cfg = copy.deepcopy(cfg)
         loader = cfg.train_dataloader
         loader.dataset.data_root = data_root
@@ -66,7 +127,8 @@ class Candidate:
         _set_queue_len(cfg.model, batch)
         self.cfg, self.batch, self.device = cfg, batch, torch.device(device)
         self.amp, self.channels_last = amp, channels_last
-        self.loader_cfg = loader
+        self.loader_cfg, self.has_data = loader, data_root is not None
+        self.shapes = view_shapes(cfg)[:views]
         self._loader = None
         self.model = MODELS.build(cfg.model).to(self.device).train()
         if channels_last:
@@ -76,19 +138,24 @@ class Candidate:
 
     def batches(self) -> Iterable[dict]:
         """An endless stream of collated batches from the config's loader."""
+        if not self.has_data:
+            raise ValueError('the data modes need a data_root of real images')
         if self._loader is None:
             self._loader = Runner.build_dataloader(self.loader_cfg, seed=0)
         while True:
             yield from self._loader
 
-    def synthetic_batch(self, like: dict) -> dict:
-        """Random uint8 views of the shapes of a real batch, already on the device."""
-        inputs = [torch.randint(0, 256, x.shape, dtype=torch.uint8, device=self.device)
-                  for x in like['inputs']]
+    def synthetic_batch(self) -> dict:
+        """Random uint8 views of the pipeline's shapes, already on the device."""
+        inputs = [torch.randint(0, 256, (self.batch, 3, *shape), dtype=torch.uint8,
+                                device=self.device) for shape in self.shapes]
         return dict(inputs=inputs, data_samples=[SelfSupDataSample() for _ in range(self.batch)])
 
     def preprocess(self, data: dict) -> tuple:
-        inputs, samples = self.model.data_preprocessor(data, True)
+        """The data preprocessor's views and samples (mmselfsup's returns a tuple,
+        mmpretrain's a dict)."""
+        out = self.model.data_preprocessor(data, True)
+        inputs, samples = (out['inputs'], out['data_samples']) if isinstance(out, dict) else out
         if self.channels_last:
             inputs = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
         return inputs, samples
@@ -139,32 +206,40 @@ def measure(candidates: Dict[str, Candidate], modes: List[str], rounds: int = 3,
     """Images/s per mode and candidate.
 
     Modes: ``data`` (loader + data preprocessor on the device: everything that feeds the
-    model), ``model`` (preprocessor + training step on synthetic uint8 views already on the
-    device), ``e2e`` (loader + preprocessor + step, a real training loop).
+    model), ``preprocess`` (the data preprocessor alone, on synthetic uint8 views already on
+    the device: the augmentation of the gpu-aug configs, the normalisation of the others),
+    ``model`` (preprocessor + training step on those views), ``e2e`` (loader + preprocessor +
+    step, a real training loop).
 
     Args:
-        warmup (int, optional): Untimed batches per candidate and round. Defaults to the
-            loader's prefetch depth (2 x workers) + 1.
+        warmup (int, optional): Untimed batches per candidate and round in the data modes.
+            Defaults to the loader's prefetch depth (2 x workers) + 1; the synthetic modes
+            warm up on 1.
     """
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"modes {unknown} are not among {', '.join(MODES)}")
     out = {}
-    streams = {n: c.batches() for n, c in candidates.items()}
-    firsts = {n: next(s) for n, s in streams.items()}
-    synthetic = {n: c.synthetic_batch(firsts[n]) for n, c in candidates.items()}
+    streams = ({n: c.batches() for n, c in candidates.items()}
+               if any(m in DATA_MODES for m in modes) else {})
+    synthetic = {n: c.synthetic_batch() for n, c in candidates.items()}
     if warmup is None:
         warmup = 2 * max(c.loader_cfg.num_workers for c in candidates.values()) + 1
     for mode in modes:
         if mode == 'data':
             work = {n: (lambda c=c, s=streams[n]: c.preprocess(next(s)))
                     for n, c in candidates.items()}
+        elif mode == 'preprocess':
+            work = {n: (lambda c=c, b=synthetic[n]: c.preprocess(b))
+                    for n, c in candidates.items()}
         elif mode == 'model':
             work = {n: (lambda c=c, b=synthetic[n]: c.train_step(b))
                     for n, c in candidates.items()}
-        elif mode == 'e2e':
+        else:
             work = {n: (lambda c=c, s=streams[n]: c.train_step(next(s)))
                     for n, c in candidates.items()}
-        else:
-            raise ValueError(f"mode '{mode}' is not one of data, model, e2e")
-        out[mode] = alternate(candidates, work, rounds, iters, warmup if mode != 'model' else 1)
+        out[mode] = alternate(candidates, work, rounds, iters,
+                              warmup if mode in DATA_MODES else 1)
     return out
 
 
