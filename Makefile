@@ -5,6 +5,7 @@
 # test suite in TEST_WORKERS processes (default 2), without the tests marked e2e.
 # `make test-e2e`: the tests marked e2e, the ones that run whole command lines (mim train,
 # torchrun, the benchmark tools, the installed wheel). CI runs both.
+# `make lint`: ruff (pyflakes, pycodestyle, import order; pyproject.toml [tool.ruff]). CI runs it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DATA ?= data/detco_demo
@@ -14,7 +15,7 @@ DEMO_CONFIG ?= configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: setup demo transfer-demo test test-e2e
+.PHONY: setup demo transfer-demo test test-e2e lint
 
 $(VENV)/.detco_setup_done: pyproject.toml requirements/constraints.txt tools/setup_env.sh
 	DETCO_VENV=$(VENV) bash tools/setup_env.sh
@@ -45,3 +46,6 @@ test: $(VENV)/.detco_mmpretrain_done
 
 test-e2e: $(VENV)/.detco_mmpretrain_done
 	$(PYTEST) -m e2e
+
+lint: setup
+	$(VENV)/bin/ruff check .

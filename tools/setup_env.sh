@@ -86,7 +86,8 @@ fi
 step "install OpenMMLab stack, tensorboard and test tools"
 # tensorboard: the configs' TensorboardVisBackend imports it when a run starts.
 # pytest-xdist: `make test` runs the suite in two processes (one per core of CI).
-"${PIP[@]}" mmengine mmcls mmselfsup mmdet openmim pycocotools tensorboard pytest pytest-xdist
+# ruff: `make lint` (configured in pyproject.toml).
+"${PIP[@]}" mmengine mmcls mmselfsup mmdet openmim pycocotools tensorboard pytest pytest-xdist ruff
 
 if [ "$WITH_MMPRETRAIN" = 1 ]; then
   step "install the mmpretrain backend"
