@@ -21,14 +21,29 @@ from .excepthook import install_checkpoint_error_hook
 stack_repairs.apply_all()
 install_checkpoint_error_hook()
 
-from .backends.mmselfsup import (CheckedImageList, ContiguousRandomResizedCrop,  # noqa: E402
-                                 DetCo, DetCoHead, UnlabeledImages)
-from .datasets import JigsawPatches, LoadImageChecked, MultiViewWithMeta  # noqa: E402
-from .engine import (CrashSafeCheckpointHook, DetCoLogProcessor,  # noqa: E402
-                     JigsawCheckHook, NonFiniteCheckHook, PerStageKNNHook, PreciseBNHook,
-                     PretrainedCheckHook, QueueBatchCheckHook, ReestimateBNHook,
-                     SkippedImagesHook, ViewRetrievalHook, WeightsOnlyCheckpointHook)
-from .models import DetCoGPUAugDataPreprocessor, DetCoNeck  # noqa: E402
+from .backends.mmselfsup import (
+    CheckedImageList,
+    ContiguousRandomResizedCrop,
+    DetCo,
+    DetCoHead,
+    UnlabeledImages,
+)
+from .datasets import JigsawPatches, LoadImageChecked, MultiViewWithMeta
+from .engine import (
+    CrashSafeCheckpointHook,
+    DetCoLogProcessor,
+    JigsawCheckHook,
+    NonFiniteCheckHook,
+    PerStageKNNHook,
+    PreciseBNHook,
+    PretrainedCheckHook,
+    QueueBatchCheckHook,
+    ReestimateBNHook,
+    SkippedImagesHook,
+    ViewRetrievalHook,
+    WeightsOnlyCheckpointHook,
+)
+from .models import DetCoGPUAugDataPreprocessor, DetCoNeck
 
 __version__ = '0.1.0'
 

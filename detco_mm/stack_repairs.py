@@ -117,9 +117,10 @@ def repair_mmengine_weights_only_loads() -> None:
     mmengine copies the tensors to the model's device when it loads them."""
     import os.path as osp
 
-    import detco_ckpt
     from mmengine.runner import checkpoint as mm_checkpoint
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    import detco_ckpt
 
     def load_from_local(filename, map_location=None):
         return detco_ckpt.load(osp.expanduser(filename))
@@ -179,10 +180,11 @@ def repair_mmengine_last_checkpoint() -> None:
     import os.path as osp
     import zipfile
 
-    import detco_ckpt
     import mmengine.runner
     from mmengine.logging import print_log
     from mmengine.runner import _flexible_runner, checkpoint, runner
+
+    import detco_ckpt
 
     def newest_complete_checkpoint(work_dir):
         complete = [path for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth'))

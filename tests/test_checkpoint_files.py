@@ -9,13 +9,12 @@ import sys
 
 import pytest
 import torch
-from detco_ckpt import CheckpointError
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import MMLogger
 from mmengine.runner import runner as mm_runner
 
-from conftest import ROOT, TINY_CONFIG, copy_run, run_tool, tiny_pretrain_options, \
-    train_in_process
+from conftest import ROOT, TINY_CONFIG, copy_run, run_tool, tiny_pretrain_options, train_in_process
+from detco_ckpt import CheckpointError
 from detco_mm.engine.hooks.crash_safe_checkpoint_hook import AtomicLocalBackend
 
 DET_CONFIG = os.path.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',

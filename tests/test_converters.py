@@ -15,7 +15,6 @@ from mmengine.registry import DefaultScope
 from mmselfsup.registry import MODELS
 
 import detco_mm  # noqa: F401  registers DetCo
-
 from conftest import tool
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,8 +23,7 @@ import time
 import pytest
 import torch
 
-from conftest import (ROOT, TINY_CONFIG, installed_faces, skip_untested_faces,
-                      tiny_pretrain_options)
+from conftest import ROOT, TINY_CONFIG, installed_faces, skip_untested_faces, tiny_pretrain_options
 from detco_mm.engine.hooks.crash_safe_checkpoint_hook import TMP_PREFIX
 
 TOL = dict(rtol=1e-5, atol=1e-6)

@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool,
-                      tiny_knn_config)
+from conftest import TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool, tiny_knn_config
 from detco_mm.evaluation import nearest_neighbours
 
 

@@ -15,13 +15,13 @@ from urllib.parse import urlparse
 
 import pytest
 import torch
-from detco_ckpt import CheckpointError
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mm_checkpoint
 
 from conftest import ROOT, TINY_CONFIG, run_tool
+from detco_ckpt import CheckpointError
 
 UNSAFE_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 DET_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection', 'coco',

@@ -130,9 +130,9 @@ def test_sizes_keep_the_queue_under_half_an_epoch_of_the_1000_image_pool(size):
 
 @pytest.mark.parametrize('iters', [4, 40, 300])
 def test_detection_schedule_warms_up_then_reaches_the_lr_then_drops_it(tmp_path, iters):
+    import torch
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import PARAM_SCHEDULERS
-    import torch
     data = tmp_path / 'det'
     (data / 'annotations').mkdir(parents=True)
     (data / 'annotations' / 'train.json').write_text(json.dumps(

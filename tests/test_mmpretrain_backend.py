@@ -7,14 +7,22 @@ import math
 import subprocess
 import sys
 
-import detco_ckpt
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import (ROOT, TINY_CONFIG, TINY_MMPRETRAIN, copy_run, mim_train, run_tool, tool,
-                      tiny_pretrain_options)
+import detco_ckpt
+from conftest import (
+    ROOT,
+    TINY_CONFIG,
+    TINY_MMPRETRAIN,
+    copy_run,
+    mim_train,
+    run_tool,
+    tiny_pretrain_options,
+    tool,
+)
 
 if importlib.util.find_spec('mmpretrain') is None:
     pytest.skip('mmpretrain is not installed; `DETCO_BACKENDS=mmselfsup,mmpretrain bash '

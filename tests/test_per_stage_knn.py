@@ -7,8 +7,14 @@ import torch
 import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
-from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, tiny_knn_config,
-                      tiny_pretrain_options, train_in_process)
+from conftest import (
+    TINY_CONFIG,
+    TINY_MMPRETRAIN,
+    needs_mmpretrain,
+    tiny_knn_config,
+    tiny_pretrain_options,
+    train_in_process,
+)
 from detco_mm.evaluation import reestimate_bn, weighted_knn_top1
 
 

@@ -13,8 +13,14 @@ import torch.nn.functional as F
 from mmselfsup.registry import HOOKS, MODELS
 
 from conftest import TINY_CONFIG, tiny_pretrain_options, train_in_process, warnings_logged
-from detco_mm.evaluation import (binomial_se, class_chance, fixed_views, linear_probe_top1,
-                                 per_stage_retrieval, view_retrieval_top1)
+from detco_mm.evaluation import (
+    binomial_se,
+    class_chance,
+    fixed_views,
+    linear_probe_top1,
+    per_stage_retrieval,
+    view_retrieval_top1,
+)
 
 
 def test_retrieval_of_identical_views_is_100_and_of_shuffled_features_is_chance():

@@ -19,8 +19,13 @@ from mmselfsup.registry import DATASETS, HOOKS, TRANSFORMS
 from mmselfsup.structures import SelfSupDataSample
 from PIL import Image
 
-from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, tiny_pretrain_options,
-                      train_in_process)
+from conftest import (
+    TINY_CONFIG,
+    TINY_MMPRETRAIN,
+    needs_mmpretrain,
+    tiny_pretrain_options,
+    train_in_process,
+)
 from detco_mm.datasets import SKIPPED_KEY, BadImageError
 from detco_mm.datasets.transforms import loading
 

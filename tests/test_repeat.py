@@ -27,7 +27,8 @@ data_root = {data_root!r}
 train_dataloader = dict(dataset=dict(
     data_root={train_root!r}, ann_file='semi_anns/instances_train.1@50.json',
     data_prefix=dict(img=data_root)))
-val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='annotations/instances_train.json'))
+val_dataloader = dict(dataset=dict(data_root=data_root,
+                                   ann_file='annotations/instances_train.json'))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_train.json')
 test_evaluator = val_evaluator

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from mmselfsup.registry import MODELS
 
 from conftest import TINY_CONFIG, run_tool, tool
-from detco_mm.evaluation import similarity_moments, summarize
 from detco_mm.backends.mmselfsup import DetCoHead
+from detco_mm.evaluation import similarity_moments, summarize
 
 SCRIPT = 'analysis/similarity_stats.py'
 similarity_stats = tool(SCRIPT)

@@ -11,12 +11,12 @@ import sys
 
 import pytest
 import torch
-from detco_ckpt import CheckpointError
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmselfsup.registry import MODELS
 
 from conftest import ROOT, tool
+from detco_ckpt import CheckpointError
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_tiny_synthetic.py')
 LINEAR_CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'classification', 'imagenet',
@@ -116,9 +116,10 @@ def test_detection_accepts_whole_checkpoint_with_prefix(tiny_pretrain_dir, synth
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': whole,
                          'model.backbone.init_cfg.prefix': 'backbone.'})
-    from detco_mm.engine import check_pretrained_inits
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+
+    from detco_mm.engine import check_pretrained_inits
     register_all_modules(init_default_scope=False)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -132,10 +133,11 @@ def test_c4_res5_head_is_checked(tiny_backbone, tmp_path):
     """res5 of R50-C4 lives in the RoI head and loads the backbone's file: a ResNet-18 file
     is refused there too; a ResNet-50 file loads all of res5 and leaves the extra norm."""
     import mmselfsup.models.utils.res_layer_extra_norm  # noqa: F401  (as the config imports)
-    from detco_mm.engine import check_pretrained_inits
     from mmdet.models.backbones import ResNet
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+
+    from detco_mm.engine import check_pretrained_inits
     register_all_modules(init_default_scope=True)
     head_cfg = Config.fromfile(C4_CONFIG).model.roi_head.shared_head
     head_cfg.init_cfg.checkpoint = tiny_backbone

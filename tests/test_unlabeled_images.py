@@ -94,7 +94,8 @@ def test_folder_skips_bad_files_like_the_image_list(tmp_path):
     naming the skipped file, or stops naming it when skipping is off."""
     Image.new('RGB', (8, 8)).save(tmp_path / 'good.png')
     (tmp_path / 'empty.jpg').write_bytes(b'')
-    pipeline = [dict(type='LoadImageChecked'), dict(type='PackSelfSupInputs', meta_keys=['img_path'])]
+    pipeline = [dict(type='LoadImageChecked'),
+                dict(type='PackSelfSupInputs', meta_keys=['img_path'])]
     dataset = DATASETS.build(dict(type='UnlabeledImages', data_root=str(tmp_path),
                                   pipeline=pipeline, max_skipped_fraction=0.5))
     bad = paths(dataset).index(str(tmp_path / 'empty.jpg'))

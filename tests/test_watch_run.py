@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from conftest import (TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool,
-                      tool)
+from conftest import TINY_CONFIG, TINY_MMPRETRAIN, needs_mmpretrain, run_tool, tool
 from detco_mm.visualization import VIEW_NAMES, build_view_sampler, load_curves, make_views
 
 TERMS = [f'{kind}_{c}_{s}' for kind in ('loss', 'nce') for c in ('g2g', 'l2l', 'l2g')

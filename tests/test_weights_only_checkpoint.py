@@ -7,8 +7,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from detco_mm.engine.hooks.weights_only_checkpoint_hook import (decode_checkpoint,
-                                                                encode_checkpoint)
+from detco_mm.engine.hooks.weights_only_checkpoint_hook import decode_checkpoint, encode_checkpoint
 
 
 def training_checkpoint():

@@ -6,8 +6,14 @@ Nothing here imports a toolbox or another part of detco_mm: the view names and t
 mosaic (``mosaic``: how patches are tiled, cut and the grid recorded).
 """
 from .contrasts import CONTRASTS, DEFAULT_CONTRASTS
-from .mosaic import (MOSAIC_GRID_KEY, cell_crop_boxes, check_jigsaw_grid, check_mosaic_grid,
-                     mosaic_to_patches, patches_to_mosaic)
+from .mosaic import (
+    MOSAIC_GRID_KEY,
+    cell_crop_boxes,
+    check_jigsaw_grid,
+    check_mosaic_grid,
+    mosaic_to_patches,
+    patches_to_mosaic,
+)
 from .stages import STAGE_LOSS_WEIGHTS, STAGES
 from .views import VIEW_INPUTS, VIEW_NAMES
 

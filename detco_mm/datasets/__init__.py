@@ -3,8 +3,13 @@
 ``detco_mm.backends.mmselfsup`` combines with mmselfsup's ``ImageList`` and
 ``RandomResizedCrop`` (the pipeline of both faces)."""
 from .checked_image_list import SKIPPED_KEY, CheckedImageListMixin
-from .transforms import (BadImageError, ContiguousCropMixin, JigsawPatches, LoadImageChecked,
-                         MultiViewWithMeta)
+from .transforms import (
+    BadImageError,
+    ContiguousCropMixin,
+    JigsawPatches,
+    LoadImageChecked,
+    MultiViewWithMeta,
+)
 from .unlabeled_images import UnlabeledImagesMixin
 
 __all__ = [

@@ -15,6 +15,7 @@ import torch
 from mmengine.registry import MODELS
 
 import detco_ckpt
+
 from ..contracts import VIEW_INPUTS
 from ..models.algorithms.detco import DetCoMixin
 from .features import preprocessed_views

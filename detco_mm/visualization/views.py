@@ -7,8 +7,8 @@ from mmcv.transforms import Compose
 from mmengine.config import ConfigDict
 from mmengine.registry import DATASETS, TRANSFORMS
 
-from ..datasets.transforms import JigsawPatches
 from ..contracts import VIEW_NAMES
+from ..datasets.transforms import JigsawPatches
 from ..evaluation.scope import build
 
 

@@ -28,12 +28,16 @@ import detco_mm  # noqa: F401  registers DetCo
 from detco_ckpt import CheckpointError
 from detco_mm.backends import init_config_scope
 from detco_mm.contracts import STAGES
-from detco_mm.evaluation import (build_knn_loader, extract_stage_features, load_query_backbone,
-                                 nearest_neighbours, reestimate_bn)
+from detco_mm.evaluation import (
+    build_knn_loader,
+    extract_stage_features,
+    load_query_backbone,
+    nearest_neighbours,
+    reestimate_bn,
+)
 
 matplotlib.use('Agg')  # files only
 import matplotlib.pyplot as plt  # noqa: E402
-
 
 
 def main(argv=None) -> None:

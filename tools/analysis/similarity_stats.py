@@ -34,6 +34,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.runner import set_random_seed
+from mmselfsup.registry import DATASETS
 from torch.utils.data import DataLoader
 
 import detco_mm  # noqa: F401  registers DetCo, repairs mmselfsup's registries
@@ -41,7 +42,6 @@ from detco_ckpt import CheckpointError
 from detco_mm.backends import init_config_scope
 from detco_mm.evaluation import collect_similarities, load_detco, summarize
 from detco_mm.evaluation.similarity import NUM_BINS
-from mmselfsup.registry import DATASETS
 
 
 class StatsError(Exception):

@@ -67,6 +67,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from _bench import mean_std_cell, mim_train, t_interval
+
 from detco_mm.contracts import STAGES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -274,8 +275,13 @@ def readouts(args, size, config, seed, checkpoint):
     from mmselfsup.registry import DATASETS
 
     import detco_mm  # noqa: F401  registers DetCo and the hooks
-    from detco_mm.evaluation import (class_chance, class_readouts, fixed_views, per_stage_knn,
-                                     per_stage_retrieval)
+    from detco_mm.evaluation import (
+        class_chance,
+        class_readouts,
+        fixed_views,
+        per_stage_knn,
+        per_stage_retrieval,
+    )
     torch.set_num_threads(1)
     set_random_seed(seed)
     cfg = Config.fromfile(config)

@@ -3,8 +3,9 @@
 
 The file is a converted backbone (``tools/model_converters/detco_to_backbone.py``) or a whole
 DetCo training checkpoint of either backend (mmselfsup or mmpretrain), from which
-``prefix=backbone.`` picks the query encoder's backbone; ``detco_ckpt`` decides which, and refuses anything else in one line. In R50-C4 detectors res5
-is the RoI head's shared head, not part of the backbone, so it loads the same file (its
+``prefix=backbone.`` picks the query encoder's backbone; ``detco_ckpt`` decides which, and
+refuses anything else in one line. In R50-C4 detectors res5 is the RoI head's shared head, not
+part of the backbone, so it loads the same file (its
 ``layer4.*`` keys) through its own ``init_cfg``. The run's ``PretrainedCheckHook`` then checks
 that every tensor loaded.
 
@@ -16,8 +17,9 @@ import argparse
 import sys
 from typing import List
 
-from detco_ckpt import QUERY_PREFIX, CheckpointError, kind, load
 from mmengine.config import Config
+
+from detco_ckpt import QUERY_PREFIX, CheckpointError, kind, load
 
 
 def pretrain_cfg_options(config: str, pretrain: str) -> List[str]:

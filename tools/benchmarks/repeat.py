@@ -26,11 +26,11 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config
-
 from _bench import format_mean_std, mean_std, mim_train
-from detco_mm.visualization import last_values
+from mmengine.config import Config
 from pretrain_cfg_options import pretrain_cfg_options
+
+from detco_mm.visualization import last_values
 
 SPLIT_TOOL = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
                       'make_coco_semi_splits.py')

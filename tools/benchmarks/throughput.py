@@ -25,8 +25,18 @@ import argparse
 import math
 
 import torch
-from _speed import (DATA_MODES, GLOBAL_VIEWS, MODES, Candidate, build_dataset, load_config,
-                    max_rss_mib, measure, mocov2_reduction, pipeline_breakdown)
+from _speed import (
+    DATA_MODES,
+    GLOBAL_VIEWS,
+    MODES,
+    Candidate,
+    build_dataset,
+    load_config,
+    max_rss_mib,
+    measure,
+    mocov2_reduction,
+    pipeline_breakdown,
+)
 from mmengine.registry import init_default_scope
 
 import detco_mm  # noqa: F401

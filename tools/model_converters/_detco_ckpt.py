@@ -7,6 +7,7 @@ import os
 from typing import Dict
 
 import torch
+
 from detco_ckpt import MOMENTUM_PREFIX, QUERY_PREFIX, CheckpointError, atomic_file
 
 # The ResNets whose key names mmselfsup/mmcls and torchvision share (conv1, bn1, layer1..4,

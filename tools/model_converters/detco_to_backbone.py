@@ -9,6 +9,7 @@ only, so ``torch.load(weights_only=True)`` reads it and a detector loads it with
 """
 import torch
 from _detco_ckpt import converter_parser, parse_args, save
+
 from detco_ckpt import CheckpointError, load_backbone
 
 

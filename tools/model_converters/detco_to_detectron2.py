@@ -17,6 +17,7 @@ from typing import Dict
 
 import torch
 from _detco_ckpt import converter_parser, parse_args, save, torchvision_resnet
+
 from detco_ckpt import CheckpointError, load_backbone
 
 

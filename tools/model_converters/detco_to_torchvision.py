@@ -11,6 +11,7 @@ a plain state_dict. It has no ``fc`` (DetCo trains none); load it with::
 """
 import torch
 from _detco_ckpt import converter_parser, parse_args, save, torchvision_resnet
+
 from detco_ckpt import CheckpointError, load_backbone
 
 

@@ -6,10 +6,11 @@ import random
 
 import numpy as np
 import torch
-from detco_ckpt import TMP_PREFIX, atomic_write
 from mmengine.dist import all_gather_object, get_rank, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
+
+from detco_ckpt import TMP_PREFIX, atomic_write
 
 ATOMIC_BACKEND = 'detco_atomic_local'
 RNG_KEY = 'detco_rng_states'

@@ -4,8 +4,8 @@ from typing import Iterator, List
 import torch
 from mmengine.hooks import Hook
 
-from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ...contracts import VIEW_INPUTS, check_jigsaw_grid
+from ...datasets.transforms.jigsaw_patches import JigsawPatches
 from ..utils import unwrap_model
 
 # Attributes under which datasets, dataset wrappers and transforms hold what they run:

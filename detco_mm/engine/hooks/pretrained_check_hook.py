@@ -3,12 +3,13 @@
 import os.path as osp
 from typing import List, Tuple
 
-from detco_ckpt import check_init
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import PretrainedInit
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
+
+from detco_ckpt import check_init
 
 from ..utils import unwrap_model
 

@@ -16,8 +16,8 @@ class QueueBatchCheckHook(Hook):
     ``queue_len`` must be divisible by it, every batch must be full
     (``train_dataloader.drop_last=True``) and the dataset must hold at least one global
     batch. ``DetCoHead`` checks the size again at every step, on the keys gathered from all
-    processes; this hook fails in seconds instead of after the dataloader has started. Models without a ``DetCoHead`` are left
-    alone.
+    processes; this hook fails in seconds instead of after the dataloader has started. Models
+    without a ``DetCoHead`` are left alone.
 
     Queue vs data: a queue of more than ``max_queue_fraction`` of the images of one epoch
     still holds keys of a batch's own images (from earlier epochs) when the batch comes again,

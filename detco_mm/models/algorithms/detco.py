@@ -7,8 +7,7 @@ import torch.nn as nn
 from mmengine.model import ExponentialMovingAverage
 
 from ...contracts import VIEW_INPUTS, check_jigsaw_grid, check_mosaic_grid, mosaic_to_patches
-from ..utils.checks import (check_backbone_channels, check_embedding_dims, check_grid,
-                            check_momentum)
+from ..utils.checks import check_backbone_channels, check_embedding_dims, check_grid, check_momentum
 
 
 class DetCoMixin:

@@ -19,9 +19,9 @@ import sys
 
 import mmengine.dataset
 import mmselfsup
-from detco_ckpt import CheckpointError
 from mmselfsup.registry import MODELS
 
+from detco_ckpt import CheckpointError
 from detco_mm.engine import check_pretrained_inits
 
 SCRIPT = osp.join(mmselfsup.__path__[0], '.mim', 'tools', 'benchmarks', 'classification',
