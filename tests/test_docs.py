@@ -4,14 +4,16 @@
 Every command of the manual runs from the root of a clone, so what it names must be there and
 nothing may point at one machine:
 
-- **No machine paths.** Data and work folders are arguments (``PATH``, ``--data DIR``) or
-  relative to the clone (``data/...``, ``work_dirs/...``). The rule: no absolute path under a
-  folder where machines keep users' files or data (``/work/``, ``/home/``, ``/root/``,
-  ``/tmp/``, ``/mnt/``, ``/data/``, ``/scratch/``, ``/Users/``), ``/tmp/`` included, since a
-  command that writes there works but leaves its output where the next reader of the page will
-  not look; and no ``../shared`` (a folder beside one checkout). Paths of the operating system
-  itself (``/dev/zero`` as an example of a device) name no machine and are allowed; so are
-  ``~/.cache/...`` and ``$TORCH_HOME/...``, which every machine resolves for itself.
+- **No machine paths** (in the manual, and in the usage examples of the code: the package, the
+  tools, the configs, the Makefile and CI). Data and work folders are arguments (``PATH``,
+  ``--data DIR``) or relative to the clone (``data/...``, ``work_dirs/...``). The rule: no
+  absolute path under a folder where machines keep users' files or data (``/work/``,
+  ``/home/``, ``/root/``, ``/tmp/``, ``/mnt/``, ``/data/``, ``/scratch/``, ``/Users/``),
+  ``/tmp/`` included, since a command that writes there works but leaves its output where the
+  next reader of the page will not look; and no ``../shared`` (a folder beside one checkout).
+  Paths of the operating system itself (``/dev/zero`` as an example of a device) name no
+  machine and are allowed; so are ``~/.cache/...`` and ``$TORCH_HOME/...``, which every machine
+  resolves for itself.
 - **Named files exist.** A path in a code block or inline code that starts with a folder of the
   repository (``tools/``, ``configs/``, ``docs/``, ``tests/``, ``detco_mm/``, ``detco_ckpt/``,
   ``requirements/``) is relative to the root of the clone and must exist. ``{a,b}`` is expanded,
@@ -148,6 +150,22 @@ def test_the_manual_has_its_pages():
 @pytest.mark.parametrize('page', PAGES)
 def test_no_path_of_one_machine(page):
     assert machine_paths(read(osp.join(ROOT, page))) == []
+
+
+def code_files():
+    """The package's, the tools' and the configs' files, whose docstrings and comments hold
+    usage examples too, plus the Makefile and CI script."""
+    files = ['Makefile', '.ci/run']
+    for folder in ('detco_mm', 'detco_ckpt', 'tools', 'configs'):
+        for ext in ('py', 'sh', 'yml'):
+            files += [osp.relpath(f, ROOT) for f in glob.glob(
+                osp.join(ROOT, folder, '**', f'*.{ext}'), recursive=True)]
+    return sorted(f for f in files if '.mim' not in f)
+
+
+def test_no_path_of_one_machine_in_the_code():
+    found = {f: lines for f in code_files() if (lines := machine_paths(read(osp.join(ROOT, f))))}
+    assert found == {}
 
 
 @pytest.mark.parametrize('page', PAGES)

@@ -9,7 +9,7 @@ Example:
     python tools/analysis/browse_views.py configs/detco/detco_resnet18_1xb4-coslr-2e_tiny.py \
         --data-root data/detco_demo/ --num 4
     python tools/analysis/browse_views.py configs/detco/detco_resnet50_8xb32-coslr-800e_coco.py \
-        --data-root ../shared/data/coco_mini/
+        --data-root PATH/  # a COCO-layout set: PATH/train2017/, PATH/annotations/
 """
 import argparse
 import os

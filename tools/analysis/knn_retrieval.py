@@ -13,7 +13,7 @@ Example:
         configs/detco/small/detco_resnet18_1xb32-coslr-10e_small.py \
         work_dirs/mini_benchmark/detco/seed0/pretrain/epoch_10.pth --compare random \
         --cfg-options \
-        custom_hooks.2.train_dataloader.dataset.data_root=../shared/data/imagenet_det_1k/
+        custom_hooks.2.train_dataloader.dataset.data_root=PATH/
 """
 import argparse
 import json

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The GPU check of docs/speed.md, one command, <= 10 minutes on one H100/H200 with 16 cores.
 #
-#   bash tools/benchmarks/device_check.sh prepare   # here (CPU machine, network): fills .devdata/
+#   bash tools/benchmarks/device_check.sh prepare DATA  # here (CPU machine, network): fills .devdata/
 #   bash tools/benchmarks/device_check.sh           # on the GPU machine, with .devdata/ carried
 #
 # ``wheels`` (the wheels part of prepare) and ``install`` (step 1) are also used alone by
 # tools/benchmarks/gpu_evidence.sh.
 #
 # .devdata/ (git-ignored, < 64 MiB): the wheels the GPU image lacks (its Python is 3.12, no
-# network; STACK.md "On the H100 machine"), mmcv 2.0.1's sdist, data/imagenet_det_1k (1000 real
-# JPEGs) and a 40-image subset of data/coco_mini. On the GPU machine it then
+# network; STACK.md "On the H100 machine"), mmcv 2.0.1's sdist, DATA/imagenet_det_1k (1000 real
+# JPEGs) and a 40-image subset of DATA/coco_mini (a COCO-layout set with masks). On the GPU machine it then
 #   1. installs the wheels into .devdata/site (numpy < 2: numpy 2 crashes the CPU path's hue),
 #   2. runs tools/benchmarks/throughput.py (MoCo v2 / DetCo / DetCo-gpuaug; data, preprocess,
 #      model, e2e; batch 256, 16 workers, bf16, channels_last),
@@ -22,7 +22,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 DEV="$ROOT/.devdata"
-DATA=${DETCO_SHARED_DATA:-/work/shared/data}
 MMCV=mmcv-2.0.1
 log() { printf '[device_check %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -38,6 +37,8 @@ wheels() {
 }
 
 prepare() {
+  [ $# -eq 1 ] || { echo "usage: $0 prepare DATA (a folder holding imagenet_det_1k/ and coco_mini/)" >&2; exit 2; }
+  local DATA="$1"
   wheels
   mkdir -p "$DEV/data"
   cp -r "$DATA/imagenet_det_1k" "$DEV/data/"
@@ -126,9 +127,9 @@ run() {
 }
 
 case "${1:-run}" in
-  prepare) prepare ;;
+  prepare) shift; prepare "$@" ;;
   wheels) wheels ;;
   install) install ;;
   run) run ;;
-  *) echo "usage: $0 [prepare|wheels|install|run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [prepare DATA|wheels|install|run]" >&2; exit 2 ;;
 esac

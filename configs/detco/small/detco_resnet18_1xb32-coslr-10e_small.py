@@ -1,8 +1,8 @@
 # DetCo at small scale, for tools/benchmarks/mini_benchmark.py (Table 1 and Table 2 in
 # miniature): ResNet-18, one process x 32 images, 64 px global crops and 96 px local crops cut
-# into a 3x3 jigsaw of 24 px patches, 10 epochs on a folder of ~1000 images
-# (../shared/data/imagenet_det_1k). Per-stage kNN at the end of training (PerStageKNNHook,
-# leave-one-out on the same labelled folder). Not a paper setting: every [C] value below is
+# into a 3x3 jigsaw of 24 px patches, 10 epochs on a folder of ~1000 images (mini_benchmark's
+# --pretrain-data). Per-stage kNN at the end of training (PerStageKNNHook, leave-one-out on the
+# same labelled folder). Not a paper setting: every [C] value below is
 # what keeps a few-thousand-step run on a CPU meaningful.
 _base_ = '../detco_resnet50_8xb32-coslr-200e_in1k.py'
 

@@ -1,7 +1,7 @@
 # The detection transfer of tools/benchmarks/mini_benchmark.py: the repository's FPN benchmark
 # model (Table 3's Mask R-CNN R50-FPN) without its mask branch, shrunk to a ResNet-18, images of
-# at most 320 px and a few hundred iterations, on a small COCO-format set (default:
-# ../shared/data/fruit, 3 classes, boxes only). Backbone: --cfg-options
+# at most 320 px and a few hundred iterations, on a small COCO-format set (mini_benchmark's
+# --det-data; default data/fruit/, e.g. 3 classes, boxes only). Backbone: --cfg-options
 # model.backbone.init_cfg.checkpoint=PATH (tools/model_converters/detco_to_backbone.py output),
 # or model.backbone.init_cfg=None for the random-init floor.
 _base_ = [

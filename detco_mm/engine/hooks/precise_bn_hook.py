@@ -4,11 +4,11 @@ from typing import Iterator, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...models.utils.precise_bn import precise_bn_stats
+from ..utils import unwrap_model
 
 
 class PreciseBNHook(Hook):
@@ -61,7 +61,7 @@ class PreciseBNHook(Hook):
 
     def update_stats(self, runner) -> None:
         """Average the BN statistics of the model in training mode over ``num_iter`` batches."""
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.training]
         if not bns:
             return

@@ -1,9 +1,9 @@
 # Copyright (c) detco_mm contributors. All rights reserved.
 """Re-estimated backbone BN statistics for frozen-feature evaluations (linear, kNN)."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ...evaluation.knn import reestimate_bn
+from ..utils import unwrap_model
 
 
 class ReestimateBNHook(Hook):
@@ -31,7 +31,7 @@ class ReestimateBNHook(Hook):
         self.num_batches = num_batches
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         reestimate_bn(model.backbone, model.data_preprocessor, runner.train_dataloader,
                       self.num_batches, inplace=True)
         runner.logger.info(f'ReestimateBNHook: backbone BN statistics re-estimated on '
