@@ -75,10 +75,7 @@ REGISTERED = {
     DATASETS: (CheckedImageList, UnlabeledImages),
     TRANSFORMS: (ContiguousRandomResizedCrop, datasets.JigsawPatches, datasets.LoadImageChecked,
                  datasets.MultiViewWithMeta),
-    HOOKS: (engine.CrashSafeCheckpointHook, engine.JigsawCheckHook, engine.NonFiniteCheckHook,
-            engine.PerStageKNNHook, engine.PretrainedCheckHook, engine.QueueBatchCheckHook,
-            engine.ReestimateBNHook, engine.SkippedImagesHook, engine.ViewRetrievalHook,
-            engine.WeightsOnlyCheckpointHook),
+    HOOKS: engine.PRETRAINING_HOOKS,
     LOG_PROCESSORS: (engine.DetCoLogProcessor, ),
 }
 for registry, classes in REGISTERED.items():
