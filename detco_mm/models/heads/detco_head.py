@@ -230,16 +230,22 @@ class DetCoHeadMixin:
                 losses[f'loss_{contrast}_{stage}'] = weight * nce
                 losses[f'nce_{contrast}_{stage}'] = nce.detach()
 
-        for view in self.key_views:
-            self._dequeue_and_enqueue(view, k[view])
+        self._dequeue_and_enqueue(k)
         return losses
 
     @torch.no_grad()
-    def _dequeue_and_enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
-        """Write this step's normalised keys of every stage (gathered over ranks) into the
-        queues, after the step's one queue/batch check."""
-        keys = [torch.cat(all_gather(x.detach())) for x in keys]  # S x (N_all, D)
-        self.check_batch_size(keys[0].shape[0])  # N_all: the true global batch
+    def _dequeue_and_enqueue(self, keys: Dict[str, List[torch.Tensor]]) -> None:
+        """Write this step's normalised keys of every key view and stage (gathered over ranks)
+        into the queues, after the step's one queue/batch check."""
+        gathered = {view: [torch.cat(all_gather(x.detach())) for x in keys[view]]  # S x (N_all, D)
+                    for view in self.key_views}
+        if gathered:  # N_all, the true global batch, is the same for every view
+            self.check_batch_size(next(iter(gathered.values()))[0].shape[0])
+        for view, view_keys in gathered.items():
+            self._enqueue(view, view_keys)
+
+    def _enqueue(self, view: str, keys: List[torch.Tensor]) -> None:
+        """Write one key view's gathered keys of every stage into its queues."""
         if self.share_queue:
             keys = [torch.cat(keys, dim=0)]  # 1 x (S * N_all, D), stage order res2..res5
         queues = getattr(self, f'queue_{view}')
