@@ -12,7 +12,9 @@ process with its one-line reason (``detco_mm.excepthook``), and imports the mmse
 ``PreciseBNHook``, ``PretrainedCheckHook``, ``ReestimateBNHook``, ``QueueBatchCheckHook``,
 ``SkippedImagesHook``, ``ViewRetrievalHook`` and ``WeightsOnlyCheckpointHook`` into its HOOKS,
 and ``DetCoLogProcessor`` into its LOG_PROCESSORS. The mmpretrain face is
-``detco_mm.backends.mmpretrain``; the layers are described in docs/design.md.
+``detco_mm.backends.mmpretrain``; the layers are described in docs/design.md, which also
+explains the tags of the docstrings: [P] the paper, [M] MoCo v2 (and mmselfsup's MoCo v2
+config), [C] this implementation's choice where the paper is silent.
 """
 from . import stack_repairs
 from .excepthook import install_checkpoint_error_hook

@@ -75,7 +75,7 @@ def precise_bn_stats(norms: Sequence[_BatchNorm], forward: Callable[[Any], Any],
             handle.remove()
     # [C] The estimator stays detectron2's PreciseBN: the average of the batches' means and
     # unbiased variances (torch's cumulative average, momentum=None, which both callers used
-    # before), so one process gives what it gave: the fine-tuning recipe and the README's
+    # before), so one process gives what it gave: the fine-tuning recipe and the evaluation page's
     # kNN numbers hold. It leaves out the spread of the batch means, whose variance is small
     # next to the within-batch variance of batches of many images.
     # Ranks are combined by summing these count-weighted sums and counts, not by averaging
