@@ -15,12 +15,14 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
+from ..evaluation.scope import FALLBACK_SCOPE
+
 
 def _import_face(cfg: Config) -> str:
     """Import ``cfg``'s ``custom_imports`` (its face); return its toolbox, ``default_scope``."""
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
-    return cfg.get('default_scope', 'mmselfsup')
+    return cfg.get('default_scope', FALLBACK_SCOPE)
 
 
 def init_config_scope(cfg: Config) -> str:

@@ -16,7 +16,7 @@ from typing import Optional
 
 from mmengine.registry import DefaultScope, Registry
 
-# The scope of a config that names none (``detco_mm.backends`` reads configs the same way).
+# The scope of a config that names none (``detco_mm.backends`` reads configs with it too).
 FALLBACK_SCOPE = 'mmselfsup'
 
 
