@@ -3,6 +3,7 @@
 ``detco_mm.backends.mmselfsup`` combines with mmselfsup's ``ImageList`` and
 ``RandomResizedCrop`` (the pipeline of both faces)."""
 from .checked_image_list import SKIPPED_KEY, CheckedImageListMixin
+from .pipeline import MULTI_VIEW_TYPES, find_step, transform_type
 from .transforms import (
     BadImageError,
     ContiguousCropMixin,
@@ -13,6 +14,7 @@ from .transforms import (
 from .unlabeled_images import UnlabeledImagesMixin
 
 __all__ = [
-    'SKIPPED_KEY', 'BadImageError', 'CheckedImageListMixin', 'ContiguousCropMixin',
-    'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta', 'UnlabeledImagesMixin'
+    'MULTI_VIEW_TYPES', 'SKIPPED_KEY', 'BadImageError', 'CheckedImageListMixin',
+    'ContiguousCropMixin', 'JigsawPatches', 'LoadImageChecked', 'MultiViewWithMeta',
+    'UnlabeledImagesMixin', 'find_step', 'transform_type'
 ]

@@ -8,6 +8,7 @@ from mmengine.config import ConfigDict
 from mmengine.registry import DATASETS, TRANSFORMS
 
 from ..contracts import VIEW_NAMES
+from ..datasets import MULTI_VIEW_TYPES, find_step
 from ..datasets.transforms import JigsawPatches
 from ..evaluation.scope import build
 
@@ -23,13 +24,10 @@ def build_view_sampler(dataset_cfg: ConfigDict) -> Tuple[object, List[Compose]]:
         pipelines in input order [global q, global k, local q, local k]).
     """
     pipeline = dataset_cfg.pipeline
-    types = [t.get('type') for t in pipeline]
-    # MultiView, or MultiViewWithMeta (the same views, keeping each view's jigsaw grid)
-    multi = [i for i, t in enumerate(types) if str(t).startswith('MultiView')]
-    if not multi:
+    cut = find_step(pipeline, MULTI_VIEW_TYPES)
+    if cut is None:
         raise ValueError(f'train_dataloader.dataset.pipeline has no MultiView (types: '
-                         f'{types}): not a DetCo/MoCo-style config')
-    cut = multi[0]
+                         f'{[t.get("type") for t in pipeline]}): not a DetCo/MoCo-style config')
     # in the scope the dataset builds its pipeline in (mmselfsup for the mmpretrain configs)
     scope = dataset_cfg.get('_scope_')
     dataset = build(DATASETS, {**copy.deepcopy(dataset_cfg), 'pipeline': pipeline[:cut]}, scope)

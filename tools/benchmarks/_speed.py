@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 from mmselfsup.structures import SelfSupDataSample
 
 from detco_mm.contracts import VIEW_INPUTS
+from detco_mm.datasets import MULTI_VIEW_TYPES, find_step, transform_type
 
 # Wrappers whose time is their children's (plus copies): the breakdown reports leaf transforms.
 _WRAPPER_ATTRS = ('pipelines', 'transforms')
@@ -61,20 +62,20 @@ def view_shapes(cfg: Config) -> List[Tuple[int, int]]:
     configs crop the local views only, their preprocessor cuts the mosaic.
     """
     pipeline = cfg.train_dataloader.dataset.pipeline
-    multi = [t for t in pipeline if t.get('type', '').startswith('MultiView')]
-    if not multi:
+    index = find_step(pipeline, MULTI_VIEW_TYPES)
+    if index is None:
         raise ValueError(f'{cfg.filename}: train_dataloader.dataset.pipeline has no MultiView, '
                          'so no view sizes for the synthetic batches')
-    branches = multi[0].transforms
-    counts = multi[0].num_views
+    branches = pipeline[index].transforms
+    counts = pipeline[index].num_views
     counts = [counts] * len(branches) if isinstance(counts, int) else counts
     shapes = []
     for count, branch in zip(counts, branches):
         shape = None
         for t in _flat_transforms(branch):
-            if t.get('type') == 'JigsawPatches':
+            if transform_type(t) == 'JigsawPatches':
                 shape = (t.grid * t.patch_size, ) * 2
-            elif t.get('type', '').endswith('Crop') and 'size' in t:
+            elif transform_type(t).endswith('Crop') and 'size' in t:
                 shape = (t.size, ) * 2 if isinstance(t.size, int) else tuple(t.size)
         if shape is None:
             raise ValueError(f'{cfg.filename}: a MultiView branch of the train pipeline has no '

@@ -69,6 +69,7 @@ from concurrent.futures import ThreadPoolExecutor
 from _bench import mean_std_cell, mim_train, t_interval
 
 from detco_mm.contracts import STAGES
+from detco_mm.datasets import MULTI_VIEW_TYPES, find_step
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(ROOT, 'configs', 'detco', 'small')
@@ -136,9 +137,9 @@ def setting(args, size, key):
 def step(steps, types, where):
     """The first of ``steps`` (transform configs) whose type (without a scope) is one of
     ``types``; ``where`` names the list in the error."""
-    for transform in steps:
-        if transform['type'].split('.')[-1] in types:
-            return transform
+    index = find_step(steps, types)
+    if index is not None:
+        return steps[index]
     raise SystemExit(f'{where}: no {" or ".join(types)} step; mini_benchmark.py sets the crop '
                      f'sizes of the views there')
 
@@ -147,9 +148,8 @@ def view_groups(cfg):
     """The (global, local) transforms of the train pipeline's multi-view step: the local
     group is the one that cuts ``JigsawPatches``; HIC only and MoCo v2 have no local group."""
     where = f'{cfg.filename}: train_dataloader.dataset.pipeline'
-    groups = step(cfg.train_dataloader.dataset.pipeline, ('MultiView', 'MultiViewWithMeta'),
-                  where)['transforms']
-    local = [g for g in groups if any(t['type'].split('.')[-1] == 'JigsawPatches' for t in g)]
+    groups = step(cfg.train_dataloader.dataset.pipeline, MULTI_VIEW_TYPES, where)['transforms']
+    local = [g for g in groups if find_step(g, ('JigsawPatches', )) is not None]
     global_ = [g for g in groups if g not in local]
     if len(global_) != 1 or len(local) > 1:
         raise SystemExit(f'{where}: {len(global_)} global and {len(local)} local view groups '
